@@ -1,6 +1,11 @@
 package authz
 
-import "net/http"
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+)
 
 // Error is an RFC 6750 bearer-token error. The package-level values are
 // templates: never mutate them; WithDescription and WithStatus return copies.
@@ -56,3 +61,77 @@ var (
 	ErrForbidden         = &Error{Code: "forbidden", Status: http.StatusForbidden, Reason: "forbidden"}
 	ErrUnavailable       = &Error{Code: "temporarily_unavailable", Status: http.StatusServiceUnavailable, Reason: "unavailable"}
 )
+
+// WriteError writes err as an RFC 6750 response: the status, a
+// WWW-Authenticate challenge for 401/403, and a JSON body
+// {"error","error_description"}. Errors that are not *Error become a 500
+// server_error whose details stay out of the response.
+func WriteError(w http.ResponseWriter, err error, realm string) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Code: "server_error", Status: http.StatusInternalServerError, Description: "internal error"}
+	}
+	h := w.Header()
+	if e.Status == http.StatusUnauthorized || (e.Status == http.StatusForbidden && e.Code == "insufficient_scope") {
+		h.Set("WWW-Authenticate", challenge(realm, e))
+	}
+	code := e.Code
+	if code == "" {
+		code = "unauthorized"
+	}
+	body, _ := json.Marshal(struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description,omitempty"`
+		Scope       string `json:"scope,omitempty"`
+	}{code, e.Description, e.Scope})
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(e.Status)
+	w.Write(append(body, '\n'))
+}
+
+func challenge(realm string, e *Error) string {
+	var b strings.Builder
+	b.WriteString(`Bearer realm="`)
+	b.WriteString(quoteEscape(realm))
+	b.WriteByte('"')
+	if e.Code != "" {
+		b.WriteString(`, error="`)
+		b.WriteString(e.Code)
+		b.WriteByte('"')
+		if e.Description != "" {
+			b.WriteString(`, error_description="`)
+			b.WriteString(quoteEscape(e.Description))
+			b.WriteByte('"')
+		}
+		if e.Scope != "" {
+			b.WriteString(`, scope="`)
+			b.WriteString(quoteEscape(e.Scope))
+			b.WriteByte('"')
+		}
+	}
+	return b.String()
+}
+
+// quoteEscape keeps a value inside an RFC 7230 quoted-string: RFC 6750 allows
+// only %x20-21 / %x23-5B / %x5D-7E in error_description, so anything else
+// becomes a space.
+func quoteEscape(s string) string {
+	ok := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
