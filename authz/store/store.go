@@ -1,0 +1,304 @@
+// Package store is the gateway's state: clients, users, sessions (one per
+// refresh-token family), refresh tokens, authorization codes, revocations,
+// signing keys and subscriptions.
+//
+// Store is one interface with an embedded SQLite implementation
+// (store/sqlite) and room for a PostgreSQL one; both are held to the shared
+// conformance suite in store/storetest.
+//
+// Secrets, refresh tokens and authorization codes are stored only as hashes
+// (see authz/secret); the store compares and keeps opaque bytes. Private
+// signing keys are sealed by the caller: the store keeps opaque bytes too.
+//
+// Times go in and come out in UTC with at least microsecond precision; a
+// zero time.Time means "not set" (not revoked, not used, not retired).
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by every implementation; test with errors.Is.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrConflict      = errors.New("already exists")
+	ErrExpired       = errors.New("expired")
+	ErrRevoked       = errors.New("revoked")
+	ErrRefreshReused = errors.New("refresh token reused")
+	ErrCodeReused    = errors.New("authorization code reused")
+)
+
+// RefreshReusedError is returned by RotateRefresh when the presented token
+// was already used. errors.Is(err, ErrRefreshReused) holds. By the time it is
+// returned the store has already revoked the session (in the same
+// transaction); SessionID names it so the caller can log it.
+type RefreshReusedError struct {
+	SessionID string
+}
+
+func (e *RefreshReusedError) Error() string {
+	return "refresh token reused (session " + e.SessionID + " revoked)"
+}
+
+// Is makes errors.Is(err, ErrRefreshReused) hold.
+func (e *RefreshReusedError) Is(target error) bool { return target == ErrRefreshReused }
+
+// CodeReusedError is returned by ConsumeCode when the code was already used.
+// errors.Is(err, ErrCodeReused) holds. The store has already revoked the
+// code's session (Code.SessionID) and recorded a revocation for it, so a
+// session created later under that id is refused with ErrRevoked.
+type CodeReusedError struct {
+	Code AuthCode
+}
+
+func (e *CodeReusedError) Error() string {
+	return "authorization code reused (session " + e.Code.SessionID + " revoked)"
+}
+
+// Is makes errors.Is(err, ErrCodeReused) hold.
+func (e *CodeReusedError) Is(target error) bool { return target == ErrCodeReused }
+
+// Client is a registered OAuth client.
+type Client struct {
+	ID             string
+	Name           string
+	SecretHash     []byte // secret.HashSecret of the client secret; nil for a public client
+	Grants         []string
+	Scopes         []string
+	RedirectURIs   []string
+	AllowedOrigins []string
+	FirstParty     bool
+	Owner          string        // user name of the portal owner; "" for operator-made clients
+	AccessTTL      time.Duration // 0: profile/tokens default
+	RefreshTTL     time.Duration // 0: profile/tokens default
+	CreatedAt      time.Time
+}
+
+// User is a portal/login user.
+type User struct {
+	Name         string
+	PasswordHash string // secret.HashPassword PHC string
+	Admin        bool
+	CreatedAt    time.Time
+}
+
+// Session kinds. Kind is free text to the store; these are the ones the
+// gateway uses.
+const (
+	KindRefresh  = "refresh" // a refresh-token family (code, password, admin grants)
+	KindA2A      = "a2a"     // an application-to-application token
+	KindImplicit = "implicit"
+)
+
+// Session is one refresh-token family, or one long-lived token that must be
+// listable and revocable (a2a). Access tokens minted in it carry its ID as
+// the "sid" claim.
+//
+// ExpiresAt must not be earlier than the expiry of any token minted in the
+// session: revoking it records a revocation that lives until ExpiresAt.
+// RotateRefresh extends it to cover the next refresh and access tokens.
+type Session struct {
+	ID        string
+	ClientID  string
+	Subject   string
+	Scope     string // space-delimited
+	Kind      string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RevokedAt time.Time // zero while active
+}
+
+// Active reports whether the session is neither revoked nor expired at now.
+func (s Session) Active(now time.Time) bool {
+	return s.RevokedAt.IsZero() && now.Before(s.ExpiresAt)
+}
+
+// RefreshToken is one refresh token of a session, stored by hash.
+type RefreshToken struct {
+	Hash      []byte // secret.HashSecret of the opaque token
+	SessionID string // set by the store on RotateRefresh
+	// AccessJTI and AccessExpiresAt name the access token issued together
+	// with this refresh token: rotating the refresh token revokes it.
+	AccessJTI       string
+	AccessExpiresAt time.Time
+	CreatedAt       time.Time
+	ExpiresAt       time.Time
+	UsedAt          time.Time // zero until rotated
+}
+
+// AuthCode is an authorization code, stored by hash. SessionID is chosen
+// when the code is created: exchanging the code creates the session under
+// that id, and replaying the code revokes it.
+type AuthCode struct {
+	Hash                []byte
+	ClientID            string
+	Subject             string
+	RedirectURI         string
+	Scope               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	SessionID           string
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+	UsedAt              time.Time // zero until consumed
+}
+
+// Revocation is one revoked access token (JTI) or session (SessionID).
+// Seq increases with every revocation recorded, and an implementation never
+// makes a row visible after one with a higher Seq: pollers that remember the
+// highest Seq they saw miss nothing.
+type Revocation struct {
+	Seq       int64
+	JTI       string
+	SessionID string
+	ExpiresAt time.Time // the revoked token(s) expire by then; the row may be pruned after
+}
+
+// SigningKey is one token-signing key. PrivateSealed is encrypted by the
+// caller; the store keeps it opaque.
+type SigningKey struct {
+	ID            string // kid
+	Alg           string
+	PublicJWK     []byte
+	PrivateSealed []byte
+	CreatedAt     time.Time
+	RetiredAt     time.Time // zero while it signs
+	DropAfter     time.Time // zero while it signs; after it the public key is unpublished
+}
+
+// Subscription is a user's subscription of one type ("fmsdata").
+type Subscription struct {
+	ID         int64 // assigned by AddSubscription
+	User       string
+	Type       string
+	Name       string
+	DateActive time.Time
+	DateExpiry time.Time
+}
+
+// Active reports whether DateActive <= now <= DateExpiry.
+func (s Subscription) Active(now time.Time) bool {
+	return !now.Before(s.DateActive) && !now.After(s.DateExpiry)
+}
+
+// Clients manages registered clients.
+type Clients interface {
+	// CreateClient registers c; ErrConflict if the id is taken.
+	CreateClient(ctx context.Context, c Client) error
+	// UpsertClient creates c or replaces every field of the client with
+	// that id except CreatedAt (declarative clients from the config file).
+	UpsertClient(ctx context.Context, c Client) error
+	// GetClient returns the client or ErrNotFound.
+	GetClient(ctx context.Context, id string) (Client, error)
+	// ListClients returns the clients owned by owner, or all when owner is
+	// "", ordered by id.
+	ListClients(ctx context.Context, owner string) ([]Client, error)
+	// UpdateClient replaces every field except ID and CreatedAt;
+	// ErrNotFound if there is no such client.
+	UpdateClient(ctx context.Context, c Client) error
+	// DeleteClient deletes the client with its sessions, refresh tokens and
+	// codes, recording a revocation for each of its active sessions first;
+	// ErrNotFound if there is no such client.
+	DeleteClient(ctx context.Context, id string, now time.Time) error
+}
+
+// Users manages portal/login users.
+type Users interface {
+	// CreateUser adds u; ErrConflict if the name is taken.
+	CreateUser(ctx context.Context, u User) error
+	// GetUser returns the user or ErrNotFound.
+	GetUser(ctx context.Context, name string) (User, error)
+	// ListUsers returns every user ordered by name.
+	ListUsers(ctx context.Context) ([]User, error)
+}
+
+// Sessions manages sessions, refresh tokens and authorization codes.
+type Sessions interface {
+	// CreateSession stores s and, when first is not nil, its first refresh
+	// token, in one transaction (first.SessionID is set to s.ID).
+	// ErrConflict if the session id exists, ErrNotFound if the client does
+	// not, ErrRevoked if the id was revoked before (a replayed code).
+	CreateSession(ctx context.Context, s Session, first *RefreshToken) error
+	// GetSession returns the session (active or not) or ErrNotFound.
+	GetSession(ctx context.Context, id string) (Session, error)
+	// ListSessions returns the client's active sessions at now, newest
+	// first.
+	ListSessions(ctx context.Context, clientID string, now time.Time) ([]Session, error)
+	// CountActiveSessions counts sessions active at now.
+	CountActiveSessions(ctx context.Context, now time.Time) (int64, error)
+	// GetRefreshToken returns the refresh token with that hash (for
+	// revoke/introspect) or ErrNotFound.
+	GetRefreshToken(ctx context.Context, hash []byte) (RefreshToken, error)
+	// RotateRefresh atomically marks the token oldHash used and stores
+	// next in its session, which it returns (with ExpiresAt extended to
+	// cover next). The access token issued with the old one (AccessJTI) is
+	// revoked. Errors: ErrNotFound (unknown token, or its session belongs
+	// to another client: nothing changes), ErrRevoked (session revoked),
+	// *RefreshReusedError (already used: the session is now revoked),
+	// ErrExpired (token or session expired). Of concurrent rotations of one
+	// token exactly one succeeds.
+	RotateRefresh(ctx context.Context, clientID string, oldHash []byte, next RefreshToken, now time.Time) (Session, error)
+	// CreateCode stores an authorization code; ErrConflict on a duplicate
+	// hash, ErrNotFound if the client does not exist.
+	CreateCode(ctx context.Context, c AuthCode) error
+	// ConsumeCode marks the code used and returns it. Errors: ErrNotFound,
+	// *CodeReusedError (already used: its session is now revoked),
+	// ErrExpired. Of concurrent consumptions exactly one succeeds.
+	ConsumeCode(ctx context.Context, hash []byte, now time.Time) (AuthCode, error)
+}
+
+// Revocations records revoked sessions and tokens.
+type Revocations interface {
+	// RevokeSession marks the session revoked at now, makes its refresh
+	// tokens unusable and records a revocation. Revoking a revoked session
+	// is a no-op; ErrNotFound if there is no such session.
+	RevokeSession(ctx context.Context, id string, now time.Time) error
+	// RevokeJTI records a revoked access token that expires at exp.
+	// Revoking a revoked jti is a no-op.
+	RevokeJTI(ctx context.Context, jti string, exp time.Time) error
+	// RevocationsSince returns the revocations with Seq > seq, ordered by
+	// Seq. Pass 0 for all of them.
+	RevocationsSince(ctx context.Context, seq int64) ([]Revocation, error)
+	// Prune deletes what can no longer matter at now: revocations, codes
+	// and refresh tokens past their expiry, sessions expired (or revoked)
+	// for over a day, and signing keys past DropAfter.
+	Prune(ctx context.Context, now time.Time) error
+}
+
+// SigningKeys manages token-signing keys.
+type SigningKeys interface {
+	// AddSigningKey stores k; ErrConflict on a duplicate kid.
+	AddSigningKey(ctx context.Context, k SigningKey) error
+	// ListSigningKeys returns every key, oldest first.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	// RetireSigningKey stops kid signing at retiredAt and unpublishes it
+	// after dropAfter; ErrNotFound if there is no such key.
+	RetireSigningKey(ctx context.Context, kid string, retiredAt, dropAfter time.Time) error
+}
+
+// Subscriptions manages users' subscriptions.
+type Subscriptions interface {
+	// AddSubscription stores s and returns it with its new ID.
+	AddSubscription(ctx context.Context, s Subscription) (Subscription, error)
+	// ListSubscriptions returns the user's subscriptions ordered by ID.
+	ListSubscriptions(ctx context.Context, user string) ([]Subscription, error)
+	// RemoveSubscription deletes one; ErrNotFound if there is no such id.
+	RemoveSubscription(ctx context.Context, id int64) error
+}
+
+// Store is the whole state. Callers should declare the smaller interface
+// they use (or one of the above).
+type Store interface {
+	Clients
+	Users
+	Sessions
+	Revocations
+	SigningKeys
+	Subscriptions
+	// Ping reports whether the store is reachable (/readyz).
+	Ping(ctx context.Context) error
+	// Close releases the store.
+	Close() error
+}
