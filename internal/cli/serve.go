@@ -1,0 +1,239 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/config"
+	"github.com/clearance-gw/clearance/proxy"
+)
+
+func runServe(ctx context.Context, c *cmdContext) error {
+	fs := c.flags("[--config PATH] [--watch]", `
+Runs the gateway: the public listener (your API routes, the OAuth endpoints)
+and the admin listener (/metrics, /healthz, /readyz).
+
+Send SIGHUP to reload the configuration file; a file with problems is refused
+and the running configuration stays in force. SIGTERM or SIGINT stops the
+gateway after the requests in flight have finished (at most
+server.shutdown_grace).`)
+	watch := fs.Bool("watch", false, "reload the configuration file whenever it changes")
+	if err := c.parse(0, 0); err != nil {
+		return err
+	}
+	cfg, err := config.Load(c.configPath, c.env.LookupEnv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(c.env.Stderr, cfg.Log)
+	g, err := newGateway(ctx, cfg, c.env, logger)
+	if err != nil {
+		return err
+	}
+	defer g.close()
+
+	pub, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	adm, err := net.Listen("tcp", cfg.AdminListen)
+	if err != nil {
+		pub.Close()
+		return fmt.Errorf("listen %s: %w", cfg.AdminListen, err)
+	}
+	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	pubSrv := &http.Server{
+		Handler:           g.handler,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
+		IdleTimeout:       cfg.Server.IdleTimeout.D(),
+		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+		ErrorLog:          errLog,
+	}
+	admSrv := &http.Server{Handler: g.admin, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+
+	serveErr := make(chan error, 2)
+	go func() { serveErr <- pubSrv.Serve(pub) }()
+	go func() { serveErr <- admSrv.Serve(adm) }()
+	logger.Info("clearance started", "listen", pub.Addr().String(), "admin_listen", adm.Addr().String(),
+		"issuer", cfg.Issuer, "routes", len(cfg.Routes), "config", c.configPath)
+	if c.env.Started != nil {
+		c.env.Started(Addrs{Public: pub.Addr().String(), Admin: adm.Addr().String()})
+	}
+
+	var changed <-chan struct{}
+	if *watch {
+		changed = watchFile(ctx, c.configPath, time.Second)
+	}
+	for {
+		select {
+		case <-c.env.Reload:
+			g.reload(c.configPath)
+		case <-changed:
+			g.reload(c.configPath)
+		case err := <-serveErr:
+			return fmt.Errorf("serve: %w", err)
+		case <-ctx.Done():
+			grace := g.current().Server.ShutdownGrace.D()
+			logger.Info("shutting down", "grace", grace.String())
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+			defer cancel()
+			var wg sync.WaitGroup
+			var errs [2]error
+			wg.Go(func() { errs[0] = pubSrv.Shutdown(sctx) })
+			wg.Go(func() { errs[1] = admSrv.Shutdown(sctx) })
+			wg.Wait()
+			if err := errors.Join(errs[:]...); err != nil {
+				logger.Warn("shutdown grace period over: connections closed", "error", err)
+				pubSrv.Close()
+				admSrv.Close()
+			}
+			logger.Info("stopped")
+			return nil
+		}
+	}
+}
+
+// gateway is the running set of components, with the config in force.
+type gateway struct {
+	env     Env
+	logger  *slog.Logger
+	mu      sync.Mutex // serialises reloads
+	cfg     *config.Config
+	guard   *authz.Guard
+	proxy   *proxy.Handler
+	pm      *proxy.Metrics
+	handler http.Handler
+	admin   http.Handler
+	closers []func()
+}
+
+func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.Logger) (*gateway, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	g := &gateway{env: env, logger: logger, cfg: cfg, closers: []func(){cancel}}
+
+	guard, err := authz.NewGuard(gctx, cfg, authz.Options{
+		Now:     env.Now,
+		Logger:  logger.With("component", "authz"),
+		Metrics: authz.NewMetrics(reg),
+	})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	g.guard = guard
+	g.pm = proxy.NewMetrics(reg)
+	h, err := proxy.New(cfg, guard, proxy.Options{
+		Logger:  logger.With("component", "proxy"),
+		Metrics: g.pm,
+		Now:     env.Now,
+	})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	g.proxy = h
+	g.handler = h
+	g.admin = proxy.NewAdmin(reg, g.ready)
+	return g, nil
+}
+
+func (g *gateway) current() *config.Config {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cfg
+}
+
+func (g *gateway) ready(ctx context.Context) error {
+	return g.guard.Ready(ctx)
+}
+
+// reload loads the file again and swaps the new config in; a bad file is
+// refused with its problems logged and the running config kept.
+func (g *gateway) reload(path string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	cfg, err := config.Load(path, g.env.LookupEnv)
+	if err == nil {
+		err = g.guard.Update(cfg)
+	}
+	if err == nil {
+		err = g.proxy.Update(cfg)
+	}
+	if err != nil {
+		g.pm.Reload(false)
+		g.logger.Error("config reload refused; the running config stays in force", "config", path, "problems", strings.Split(err.Error(), "\n"))
+		return
+	}
+	if cfg.Listen != g.cfg.Listen || cfg.AdminListen != g.cfg.AdminListen || cfg.Store != g.cfg.Store {
+		g.logger.Warn("listen addresses and store changes take effect at the next start")
+	}
+	g.cfg = cfg
+	g.pm.Reload(true)
+	g.logger.Info("config reloaded", "config", path, "routes", len(cfg.Routes))
+}
+
+func (g *gateway) close() {
+	for i := len(g.closers) - 1; i >= 0; i-- {
+		g.closers[i]()
+	}
+}
+
+func newLogger(w io.Writer, l config.Log) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(l.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if l.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// watchFile signals when the file's size or modification time changes.
+func watchFile(ctx context.Context, path string, every time.Duration) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	stat := func() (time.Time, int64) {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return time.Time{}, -1
+		}
+		return fi.ModTime(), fi.Size()
+	}
+	go func() {
+		mt, sz := stat()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				m, s := stat()
+				if s >= 0 && (!m.Equal(mt) || s != sz) {
+					mt, sz = m, s
+					select {
+					case ch <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}
+	}()
+	return ch
+}
