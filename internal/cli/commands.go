@@ -4,5 +4,12 @@ func commands() []command {
 	return []command{
 		{name: "serve", summary: "run the gateway (proxy, OAuth endpoints, admin listener)", run: runServe},
 		{name: "check", summary: "validate the configuration file and list every problem", run: runCheck},
+		{name: "client create", summary: "register an OAuth client; prints its secret once", run: runClientCreate},
+		{name: "client list", summary: "list clients", run: runClientList},
+		{name: "client show", summary: "show one client", run: runClientShow},
+		{name: "client delete", summary: "delete a client and revoke its sessions", run: runClientDelete},
+		{name: "user add", summary: "create a login user (password from stdin)", run: runUserAdd},
+		{name: "sessions list", summary: "list a client's current sessions", run: runSessionsList},
+		{name: "sessions revoke", summary: "revoke one session", run: runSessionsRevoke},
 	}
 }

@@ -1,0 +1,349 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/clearance-gw/clearance/authz/secret"
+	"github.com/clearance-gw/clearance/authz/store"
+	"github.com/clearance-gw/clearance/config"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// withStore loads the config and opens its store for one command.
+func (c *cmdContext) withStore(ctx context.Context, fn func(cfg *config.Config, st store.Store) error) error {
+	cfg, err := config.Load(c.configPath, c.env.LookupEnv)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return fn(cfg, st)
+}
+
+func (c *cmdContext) printJSON(v any) error {
+	enc := json.NewEncoder(c.env.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (c *cmdContext) table(header string, rows func(w io.Writer)) {
+	tw := tabwriter.NewWriter(c.env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	rows(tw)
+	tw.Flush()
+}
+
+type clientJSON struct {
+	ID             string   `json:"client_id"`
+	Name           string   `json:"name"`
+	Grants         []string `json:"grants"`
+	Scopes         []string `json:"scopes"`
+	RedirectURIs   []string `json:"redirect_uris"`
+	AllowedOrigins []string `json:"allowed_origins"`
+	FirstParty     bool     `json:"first_party"`
+	Public         bool     `json:"public"`
+	Owner          string   `json:"owner,omitempty"`
+	AccessTTL      string   `json:"access_ttl,omitempty"`
+	RefreshTTL     string   `json:"refresh_ttl,omitempty"`
+	CreatedAt      string   `json:"created_at"`
+}
+
+func toClientJSON(cl store.Client) clientJSON {
+	j := clientJSON{
+		ID: cl.ID, Name: cl.Name, Grants: nonNil(cl.Grants), Scopes: nonNil(cl.Scopes),
+		RedirectURIs: nonNil(cl.RedirectURIs), AllowedOrigins: nonNil(cl.AllowedOrigins),
+		FirstParty: cl.FirstParty, Public: len(cl.SecretHash) == 0, Owner: cl.Owner,
+		CreatedAt: cl.CreatedAt.UTC().Format(time.RFC3339),
+	}
+	if cl.AccessTTL > 0 {
+		j.AccessTTL = cl.AccessTTL.String()
+	}
+	if cl.RefreshTTL > 0 {
+		j.RefreshTTL = cl.RefreshTTL.String()
+	}
+	return j
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func runClientCreate(ctx context.Context, c *cmdContext) error {
+	fs := c.flags("--id ID --name NAME [--grant G]... [--scope S]... [--redirect-uri U]... [--origin O]... [--owner USER] [--first-party] [--public] [--json]", `
+Registers an OAuth client: a program that will ask for tokens. Prints its
+client secret exactly once; only a hash is stored, so keep it now.
+
+Grants say how the client may get tokens:
+  client_credentials   a backend calling the API for itself (id + secret)
+  authorization_code   a web or mobile app acting for a user who logs in
+  refresh_token        exchanging a refresh token for a new access token
+  implicit             a browser page getting a token directly (legacy)
+  password             a first-party app sending the user's password
+  a2a, admin           first-party only: long-lived app-to-app tokens, and
+                       administrators acting for a user
+
+Example:
+  clearance client create --id charts-backend --name "Charts backend" \
+      --grant client_credentials --scope charts`)
+	id := fs.String("id", "", "client id: lowercase letters, digits, dashes and spaces")
+	name := fs.String("name", "", "human-readable name, shown on consent pages")
+	var grants, scopes, redirects, origins stringList
+	fs.Var(&grants, "grant", "grant the client may use (repeatable)")
+	fs.Var(&scopes, "scope", "scope the client may request (repeatable)")
+	fs.Var(&redirects, "redirect-uri", "exact redirect URI for browser flows (repeatable)")
+	fs.Var(&origins, "origin", "allowed browser origin for CORS, scheme://host[:port] (repeatable)")
+	owner := fs.String("owner", "", "portal user who owns the client")
+	firstParty := fs.Bool("first-party", false, "the client is your own application (allows password, a2a, admin)")
+	public := fs.Bool("public", false, "no secret: a browser or mobile app that cannot keep one (PKCE required)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := c.parse(0, 0); err != nil {
+		return err
+	}
+	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
+		cl := store.Client{
+			ID: *id, Name: *name, Grants: grants, Scopes: scopes, RedirectURIs: redirects,
+			AllowedOrigins: origins, FirstParty: *firstParty, Owner: *owner, CreatedAt: c.env.Now().UTC(),
+		}
+		if len(cl.Grants) == 0 {
+			cl.Grants = []string{"client_credentials"}
+		}
+		if err := config.ValidateClient(cfg, config.Client{
+			ID: cl.ID, Name: cl.Name, Grants: cl.Grants, Scopes: cl.Scopes, RedirectURIs: cl.RedirectURIs,
+			AllowedOrigins: cl.AllowedOrigins, FirstParty: cl.FirstParty, Owner: cl.Owner,
+		}, !*public); err != nil {
+			return err
+		}
+		if *owner != "" {
+			if _, err := st.GetUser(ctx, *owner); err != nil {
+				return fmt.Errorf("owner %q: %w", *owner, err)
+			}
+		}
+		var sec string
+		if !*public {
+			var err error
+			if sec, err = secret.NewClientSecret(); err != nil {
+				return err
+			}
+			cl.SecretHash = secret.HashSecret(sec)
+		}
+		if err := st.CreateClient(ctx, cl); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return fmt.Errorf("a client with id %q already exists", cl.ID)
+			}
+			return err
+		}
+		if *asJSON {
+			out := map[string]string{"client_id": cl.ID}
+			if sec != "" {
+				out["client_secret"] = sec
+			}
+			return c.printJSON(out)
+		}
+		fmt.Fprintf(c.env.Stdout, "Client %q created.\n  client_id:     %s\n", cl.ID, cl.ID)
+		if sec != "" {
+			fmt.Fprintf(c.env.Stdout, "  client_secret: %s\n\nKeep the secret now: only a hash of it is stored, so it cannot be shown again.\n", sec)
+		} else {
+			fmt.Fprintln(c.env.Stdout, "  (public client: no secret; it must use PKCE)")
+		}
+		return nil
+	})
+}
+
+func runClientList(ctx context.Context, c *cmdContext) error {
+	fs := c.flags("[--owner USER] [--json]", "Lists registered clients.")
+	owner := fs.String("owner", "", "only the clients of this portal user")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := c.parse(0, 0); err != nil {
+		return err
+	}
+	return c.withStore(ctx, func(_ *config.Config, st store.Store) error {
+		cls, err := st.ListClients(ctx, *owner)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			out := make([]clientJSON, 0, len(cls))
+			for _, cl := range cls {
+				out = append(out, toClientJSON(cl))
+			}
+			return c.printJSON(out)
+		}
+		c.table("CLIENT ID\tNAME\tGRANTS\tSCOPES\tOWNER", func(w io.Writer) {
+			for _, cl := range cls {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", cl.ID, cl.Name, strings.Join(cl.Grants, ","), strings.Join(cl.Scopes, " "), cl.Owner)
+			}
+		})
+		return nil
+	})
+}
+
+func runClientShow(ctx context.Context, c *cmdContext) error {
+	fs := c.flags("ID [--json]", "Shows one client (never its secret: only a hash is stored).")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := c.parse(1, 1); err != nil {
+		return err
+	}
+	return c.withStore(ctx, func(_ *config.Config, st store.Store) error {
+		cl, err := st.GetClient(ctx, c.positional[0])
+		if err != nil {
+			return fmt.Errorf("client %q: %w", c.positional[0], err)
+		}
+		j := toClientJSON(cl)
+		if *asJSON {
+			return c.printJSON(j)
+		}
+		c.table("FIELD\tVALUE", func(w io.Writer) {
+			fmt.Fprintf(w, "client_id\t%s\nname\t%s\ngrants\t%s\nscopes\t%s\nredirect_uris\t%s\nallowed_origins\t%s\nfirst_party\t%v\npublic\t%v\nowner\t%s\ncreated_at\t%s\n",
+				j.ID, j.Name, strings.Join(j.Grants, " "), strings.Join(j.Scopes, " "), strings.Join(j.RedirectURIs, " "),
+				strings.Join(j.AllowedOrigins, " "), j.FirstParty, j.Public, j.Owner, j.CreatedAt)
+		})
+		return nil
+	})
+}
+
+func runClientDelete(ctx context.Context, c *cmdContext) error {
+	fs := c.flags("ID [--json]", "Deletes a client and revokes every session and token issued to it.")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := c.parse(1, 1); err != nil {
+		return err
+	}
+	return c.withStore(ctx, func(_ *config.Config, st store.Store) error {
+		if err := st.DeleteClient(ctx, c.positional[0], c.env.Now().UTC()); err != nil {
+			return fmt.Errorf("client %q: %w", c.positional[0], err)
+		}
+		if *asJSON {
+			return c.printJSON(map[string]any{"client_id": c.positional[0], "deleted": true})
+		}
+		fmt.Fprintf(c.env.Stdout, "Client %q deleted; its sessions are revoked.\n", c.positional[0])
+		return nil
+	})
+}
+
+func runUserAdd(ctx context.Context, c *cmdContext) error {
+	fs := c.flags("NAME [--admin] [--json] < password", `
+Creates a user who can log in to the developer portal and the login page of
+browser flows. The password is read from standard input (one line), never
+from the command line, where other users of the machine could see it:
+  printf '%s\n' "$PASSWORD" | clearance user add alice`)
+	admin := fs.Bool("admin", false, "the user may obtain tokens for other users (admin grant)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := c.parse(1, 1); err != nil {
+		return err
+	}
+	name := c.positional[0]
+	line, err := bufio.NewReader(io.LimitReader(c.env.Stdin, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read password: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if len(pw) < 8 {
+		return errors.New("the password (read from stdin) must have at least 8 characters")
+	}
+	if name == "" || len(name) > 64 || strings.TrimSpace(name) != name {
+		return fmt.Errorf("invalid user name %q", name)
+	}
+	return c.withStore(ctx, func(_ *config.Config, st store.Store) error {
+		hash, err := secret.HashPassword(pw)
+		if err != nil {
+			return err
+		}
+		if err := st.CreateUser(ctx, store.User{Name: name, PasswordHash: hash, Admin: *admin, CreatedAt: c.env.Now().UTC()}); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return fmt.Errorf("a user named %q already exists", name)
+			}
+			return err
+		}
+		if *asJSON {
+			return c.printJSON(map[string]any{"user": name, "admin": *admin})
+		}
+		fmt.Fprintf(c.env.Stdout, "User %q created.\n", name)
+		return nil
+	})
+}
+
+type sessionJSON struct {
+	ID        string `json:"session_id"`
+	ClientID  string `json:"client_id"`
+	Subject   string `json:"subject"`
+	Kind      string `json:"kind"`
+	Scope     string `json:"scope"`
+	CreatedAt string `json:"created_at"`
+	ExpiresAt string `json:"expires_at"`
+}
+
+func runSessionsList(ctx context.Context, c *cmdContext) error {
+	fs := c.flags("--client ID [--json]", `
+Lists a client's current sessions: each refresh-token family (a user's login
+through that client) and each application-to-application token, with its
+expiry. Revoke one with "clearance sessions revoke SESSION_ID".`)
+	client := fs.String("client", "", "client id")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := c.parse(0, 0); err != nil {
+		return err
+	}
+	if *client == "" {
+		return errors.New("--client is required")
+	}
+	return c.withStore(ctx, func(_ *config.Config, st store.Store) error {
+		if _, err := st.GetClient(ctx, *client); err != nil {
+			return fmt.Errorf("client %q: %w", *client, err)
+		}
+		ss, err := st.ListSessions(ctx, *client, c.env.Now().UTC())
+		if err != nil {
+			return err
+		}
+		out := make([]sessionJSON, 0, len(ss))
+		for _, s := range ss {
+			out = append(out, sessionJSON{s.ID, s.ClientID, s.Subject, s.Kind, s.Scope,
+				s.CreatedAt.UTC().Format(time.RFC3339), s.ExpiresAt.UTC().Format(time.RFC3339)})
+		}
+		if *asJSON {
+			return c.printJSON(out)
+		}
+		c.table("SESSION ID\tSUBJECT\tKIND\tSCOPE\tCREATED\tEXPIRES", func(w io.Writer) {
+			for _, s := range out {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Subject, s.Kind, s.Scope, s.CreatedAt, s.ExpiresAt)
+			}
+		})
+		return nil
+	})
+}
+
+func runSessionsRevoke(ctx context.Context, c *cmdContext) error {
+	fs := c.flags("SESSION_ID [--json]", `
+Revokes a session: its refresh tokens stop working at once, and every running
+gateway refuses its access tokens within a second.`)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := c.parse(1, 1); err != nil {
+		return err
+	}
+	return c.withStore(ctx, func(_ *config.Config, st store.Store) error {
+		if err := st.RevokeSession(ctx, c.positional[0], c.env.Now().UTC()); err != nil {
+			return fmt.Errorf("session %q: %w", c.positional[0], err)
+		}
+		if *asJSON {
+			return c.printJSON(map[string]any{"session_id": c.positional[0], "revoked": true})
+		}
+		fmt.Fprintf(c.env.Stdout, "Session %q revoked.\n", c.positional[0])
+		return nil
+	})
+}
