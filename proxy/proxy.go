@@ -1,0 +1,537 @@
+// Package proxy is the gateway's HTTP front: the route table, the request
+// id, access log and metrics around every request, the call to the token
+// guard, and the httputil.ReverseProxy that forwards to the upstreams.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/config"
+)
+
+// Guard decides whether a request may use a protected route.
+type Guard interface {
+	Check(r *http.Request, route *config.Route) (authz.Principal, error)
+}
+
+// Endpoint is one of the gateway's own handlers (token endpoint, discovery,
+// portal...). Pattern is an exact path, or a prefix when it ends in "/"
+// (a prefix "/p/" also matches "/p"). Endpoints are matched before routes
+// and get the same request id, access log and metrics, labelled Name.
+type Endpoint struct {
+	Name    string
+	Pattern string
+	Handler http.Handler
+}
+
+// Options are the Handler's collaborators; every field is optional.
+type Options struct {
+	Logger    *slog.Logger     // default: discard
+	Metrics   *Metrics         // default: none recorded
+	Now       func() time.Time // default: time.Now
+	Endpoints []Endpoint
+}
+
+// Handler is the gateway's public http.Handler.
+type Handler struct {
+	guard   Guard
+	log     *slog.Logger
+	errLog  *log.Logger
+	metrics *Metrics
+	now     func() time.Time
+	none    *routeMetrics
+	buffers *bufferPool
+
+	table     atomic.Pointer[table]
+	endpoints atomic.Pointer[[]endpoint]
+
+	mu         sync.Mutex // serialises Update; guards transports
+	transports map[transportKey]*http.Transport
+}
+
+type table struct {
+	routes map[string]*route // by clean prefix without trailing slash ("/" for the root)
+	realm  string
+}
+
+type route struct {
+	cfg     config.Route
+	prefix  string // clean, without trailing slash; "/" for the root
+	target  *url.URL
+	timeout time.Duration
+	proxy   *httputil.ReverseProxy
+	m       *routeMetrics
+}
+
+type endpoint struct {
+	name    string
+	pattern string // exact path, or the prefix without its trailing slash
+	prefix  bool
+	handler http.Handler
+	m       *routeMetrics
+}
+
+// Defaults used when a route leaves a field at zero (config.Load fills
+// them; literal configs may not).
+const (
+	defaultTimeout      = 30 * time.Second
+	defaultDialTimeout  = 5 * time.Second
+	defaultMaxIdleConns = 256
+	tlsHandshakeTimeout = 10 * time.Second
+	defaultRealm        = "clearance"
+)
+
+// New builds the handler for cfg.
+func New(cfg *config.Config, guard Guard, opts Options) (*Handler, error) {
+	h := &Handler{
+		guard:      guard,
+		log:        opts.Logger,
+		metrics:    opts.Metrics,
+		now:        opts.Now,
+		buffers:    &bufferPool{},
+		transports: map[transportKey]*http.Transport{},
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	h.log = h.log.With("component", "proxy")
+	h.errLog = slog.NewLogLogger(h.log.Handler(), slog.LevelWarn)
+	if h.now == nil {
+		h.now = time.Now
+	}
+	h.none = h.metrics.forRoute("none", false)
+	if err := h.SetEndpoints(opts.Endpoints); err != nil {
+		return nil, err
+	}
+	if err := h.Update(cfg); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// SetEndpoints replaces the gateway's own handlers.
+func (h *Handler) SetEndpoints(eps []Endpoint) error {
+	out := make([]endpoint, 0, len(eps))
+	seen := map[string]bool{}
+	for _, e := range eps {
+		if e.Name == "" || e.Handler == nil {
+			return fmt.Errorf("endpoint %q: name and handler are required", e.Pattern)
+		}
+		if e.Pattern == "" || e.Pattern[0] != '/' || path.Clean(e.Pattern) != strings.TrimSuffix(e.Pattern, "/") && e.Pattern != "/" {
+			return fmt.Errorf("endpoint %s: pattern %q must be a clean absolute path", e.Name, e.Pattern)
+		}
+		if seen[e.Pattern] {
+			return fmt.Errorf("endpoint %s: pattern %q is already used", e.Name, e.Pattern)
+		}
+		seen[e.Pattern] = true
+		ep := endpoint{name: e.Name, pattern: e.Pattern, handler: e.Handler, m: h.metrics.forRoute(e.Name, false)}
+		if strings.HasSuffix(e.Pattern, "/") {
+			ep.prefix = true
+			ep.pattern = strings.TrimSuffix(e.Pattern, "/")
+		}
+		out = append(out, ep)
+	}
+	// Longest pattern first, so the most specific endpoint wins.
+	sort.SliceStable(out, func(i, j int) bool { return len(out[i].pattern) > len(out[j].pattern) })
+	h.endpoints.Store(&out)
+	return nil
+}
+
+// Update builds a route table from cfg and swaps it in atomically: requests
+// already running finish on the old table. Transports are kept for
+// upstreams whose settings did not change; the idle connections of the
+// others are closed. On error the running table stays.
+func (h *Handler) Update(cfg *config.Config) error {
+	if cfg == nil {
+		return errors.New("proxy: nil config")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := &table{routes: make(map[string]*route, len(cfg.Routes)), realm: cfg.Realm}
+	if t.realm == "" {
+		t.realm = defaultRealm
+	}
+	used := map[transportKey]*http.Transport{}
+	var errs []error
+	for i := range cfg.Routes {
+		rt, key, err := h.buildRoute(cfg.Routes[i])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if prev, dup := t.routes[rt.prefix]; dup {
+			errs = append(errs, fmt.Errorf("route %s: path %q is already used by route %s", rt.cfg.Name, rt.cfg.Path, prev.cfg.Name))
+			continue
+		}
+		tr := used[key]
+		if tr == nil {
+			tr = h.transports[key]
+		}
+		if tr == nil {
+			tr = newTransport(key)
+		}
+		used[key] = tr
+		rt.proxy.Transport = &timedTransport{rt: tr, now: h.now}
+		t.routes[rt.prefix] = rt
+	}
+	if err := errors.Join(errs...); err != nil {
+		// Close the transports made for this failed table only.
+		for k, tr := range used {
+			if h.transports[k] != tr {
+				tr.CloseIdleConnections()
+			}
+		}
+		return err
+	}
+	old := h.transports
+	h.transports = used
+	h.table.Store(t)
+	for k, tr := range old {
+		if used[k] != tr {
+			tr.CloseIdleConnections()
+		}
+	}
+	return nil
+}
+
+// CloseIdleConnections closes the idle upstream connections of every
+// transport (for shutdown).
+func (h *Handler) CloseIdleConnections() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, tr := range h.transports {
+		tr.CloseIdleConnections()
+	}
+}
+
+func (h *Handler) buildRoute(c config.Route) (*route, transportKey, error) {
+	var key transportKey
+	if c.Name == "" {
+		return nil, key, fmt.Errorf("route with path %q: name is required", c.Path)
+	}
+	if c.Path == "" || c.Path[0] != '/' {
+		return nil, key, fmt.Errorf("route %s: path %q must start with /", c.Name, c.Path)
+	}
+	if !c.Public && h.guard == nil {
+		return nil, key, fmt.Errorf("route %s: a protected route needs a guard", c.Name)
+	}
+	u, err := url.Parse(c.Upstream)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return nil, key, fmt.Errorf("route %s: upstream %q must be an absolute http(s) URL without credentials", c.Name, c.Upstream)
+	}
+	rt := &route{cfg: c, prefix: path.Clean(c.Path), target: u, timeout: c.Timeout.D()}
+	rt.cfg.Scopes = append([]string(nil), c.Scopes...)
+	rt.cfg.AnyScopes = append([]string(nil), c.AnyScopes...)
+	rt.cfg.AllowedOrigins = append([]string(nil), c.AllowedOrigins...)
+	if rt.timeout <= 0 {
+		rt.timeout = defaultTimeout
+	}
+	key = transportKey{scheme: u.Scheme, host: u.Host, dial: c.DialTimeout.D(), header: rt.timeout, maxIdle: c.MaxIdleConns, insecure: c.TLSInsecureSkip}
+	if key.dial <= 0 {
+		key.dial = defaultDialTimeout
+	}
+	if key.maxIdle <= 0 {
+		key.maxIdle = defaultMaxIdleConns
+	}
+	rt.m = h.metrics.forRoute(c.Name, true)
+	rt.proxy = &httputil.ReverseProxy{
+		Rewrite:       func(pr *httputil.ProxyRequest) { h.rewrite(rt, pr) },
+		FlushInterval: c.FlushInterval.D(),
+		ErrorHandler:  h.upstreamError,
+		BufferPool:    h.buffers,
+		ErrorLog:      h.errLog,
+	}
+	return rt, key, nil
+}
+
+// match finds the route with the longest prefix of clean, walking up the
+// path one segment at a time.
+func (t *table) match(clean string) *route {
+	if clean == "" {
+		return nil
+	}
+	p := clean
+	for {
+		if rt, ok := t.routes[p]; ok {
+			return rt
+		}
+		i := strings.LastIndexByte(p, '/')
+		if i <= 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return t.routes["/"]
+}
+
+func (h *Handler) endpoint(clean string) *endpoint {
+	if clean == "" {
+		return nil
+	}
+	eps := *h.endpoints.Load()
+	for i := range eps {
+		ep := &eps[i]
+		if clean == ep.pattern {
+			return ep
+		}
+		if ep.prefix && strings.HasPrefix(clean, ep.pattern) && (ep.pattern == "" || clean[len(ep.pattern)] == '/') {
+			return ep
+		}
+	}
+	return nil
+}
+
+// ServeHTTP serves one request: endpoint, route or 404, with request id,
+// access log and metrics.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := h.now()
+	t := h.table.Load()
+	ex := &exchange{w: w, id: requestID(r.Header)}
+	label, rm := "none", h.none
+	defer func() {
+		if v := recover(); v != nil {
+			// ReverseProxy aborts a response it cannot finish with
+			// http.ErrAbortHandler: log it, then let net/http handle it.
+			h.finish(r, ex, label, rm, start, true)
+			panic(v)
+		}
+		h.finish(r, ex, label, rm, start, false)
+	}()
+
+	ctx := context.WithValue(r.Context(), exchangeKey{}, ex)
+	clean := cleanPath(r.URL.Path)
+	if ep := h.endpoint(clean); ep != nil {
+		label, rm = ep.name, ep.m
+		ep.handler.ServeHTTP(ex, r.WithContext(ctx))
+		return
+	}
+	rt := t.match(clean)
+	if rt == nil {
+		writeJSON(ex, http.StatusNotFound, notFoundBody)
+		return
+	}
+	label, rm = rt.cfg.Name, rt.m
+	ctx, cancel := context.WithTimeout(ctx, rt.timeout)
+	defer cancel()
+	r = r.WithContext(ctx)
+	if !rt.cfg.Public {
+		p, err := h.guard.Check(r, &rt.cfg)
+		if err == nil && !(validHeaderValue(p.Subject) && validHeaderValue(p.ClientID) && validScopes(p.Scopes)) {
+			err = authz.ErrInvalidToken.WithDescription("claims", "the token's claims cannot be forwarded")
+		}
+		if err != nil {
+			ex.authErr = authReason(err)
+			authz.WriteError(ex, err, t.realm)
+			return
+		}
+		ex.principal, ex.authed = p, true
+	}
+	rt.proxy.ServeHTTP(ex, r)
+}
+
+func validScopes(s authz.ScopeSet) bool {
+	for _, v := range s {
+		if !validHeaderValue(v) {
+			return false
+		}
+	}
+	return true
+}
+
+func authReason(err error) string {
+	var e *authz.Error
+	if errors.As(err, &e) {
+		if e.Reason != "" {
+			return e.Reason
+		}
+		return e.Code
+	}
+	return "internal: " + err.Error()
+}
+
+// rewrite builds the outbound request from the inbound one.
+func (h *Handler) rewrite(rt *route, pr *httputil.ProxyRequest) {
+	in, out := pr.In, pr.Out
+	ex := exchangeFrom(in.Context())
+
+	p, raw := forwardPath(in.URL, cleanPath(in.URL.Path))
+	if rt.cfg.StripPrefix && rt.prefix != "/" {
+		p, raw = stripRoutePrefix(p, raw, rt.prefix)
+	}
+	out.URL.Path, out.URL.RawPath = p, raw
+	out.URL.RawQuery = stripQueryParam(out.URL.RawQuery, tokenParam)
+	pr.SetURL(rt.target)
+	pr.SetXForwarded()
+
+	hd := out.Header
+	for k := range hd {
+		if hasPrefixFold(k, "X-Auth-") || (!rt.cfg.ForwardAuthorization && strings.EqualFold(k, "Authorization")) {
+			delete(hd, k)
+		}
+	}
+	if ex == nil {
+		return
+	}
+	if ex.authed {
+		if v := ex.principal.Subject; v != "" {
+			hd["X-Auth-Subject"] = []string{v}
+		}
+		if v := ex.principal.ClientID; v != "" {
+			hd["X-Auth-Client-Id"] = []string{v}
+		}
+		if len(ex.principal.Scopes) > 0 {
+			hd["X-Auth-Scope"] = []string{ex.principal.Scopes.String()}
+		}
+	}
+	hd["X-Request-Id"] = []string{ex.id}
+}
+
+const (
+	notFoundBody   = `{"error":"not_found","error_description":"no route matches this path"}` + "\n"
+	badGatewayBody = `{"error":"bad_gateway","error_description":"the upstream service is unavailable"}` + "\n"
+	timeoutBody    = `{"error":"upstream_timeout","error_description":"the upstream service did not answer in time"}` + "\n"
+	// statusClientClosed is logged (nginx's 499) when the client left
+	// before the upstream answered; nobody receives it.
+	statusClientClosed = 499
+)
+
+func writeJSON(w http.ResponseWriter, status int, body string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	io.WriteString(w, body)
+}
+
+// upstreamError is the ReverseProxy ErrorHandler: it classifies the
+// failure; the details go to the access log only.
+func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	ctxErr := r.Context().Err()
+	var ne net.Error
+	switch {
+	case errors.Is(ctxErr, context.Canceled) || (ctxErr == nil && errors.Is(err, context.Canceled)):
+		if ex := exchangeFrom(r.Context()); ex != nil {
+			ex.gone = true
+		}
+		w.WriteHeader(statusClientClosed)
+	case errors.Is(ctxErr, context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout()):
+		writeJSON(w, http.StatusGatewayTimeout, timeoutBody)
+	default:
+		writeJSON(w, http.StatusBadGateway, badGatewayBody)
+	}
+	if ex := exchangeFrom(r.Context()); ex != nil {
+		ex.upErr = err
+	}
+}
+
+// finish records the metrics and writes the access log line.
+func (h *Handler) finish(r *http.Request, ex *exchange, label string, rm *routeMetrics, start time.Time, aborted bool) {
+	dur := h.now().Sub(start)
+	status := ex.finalStatus()
+	rm.observe(status, dur.Seconds())
+	if ex.proxied {
+		rm.observeUpstream(ex.upstream.Seconds())
+	}
+
+	level := slog.LevelInfo
+	if status >= 500 || aborted {
+		level = slog.LevelError
+	}
+	ctx := r.Context()
+	if !h.log.Enabled(ctx, level) {
+		return
+	}
+	var buf [16]slog.Attr
+	a := append(buf[:0],
+		slog.String("request_id", ex.id),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("route", label),
+		slog.Int("status", status),
+		slog.Int64("bytes", ex.bytes),
+		slog.Float64("duration_ms", float64(dur)/float64(time.Millisecond)),
+	)
+	if ex.proxied {
+		a = append(a, slog.Float64("upstream_ms", float64(ex.upstream)/float64(time.Millisecond)))
+	}
+	if ex.authed {
+		a = append(a, slog.String("client_id", ex.principal.ClientID), slog.String("subject", ex.principal.Subject))
+	}
+	a = append(a, slog.String("remote", r.RemoteAddr))
+	switch {
+	case ex.authErr != "":
+		a = append(a, slog.String("auth_error", ex.authErr))
+	case ex.gone:
+		a = append(a, slog.String("error", "client closed request"))
+	case ex.upErr != nil:
+		a = append(a, slog.String("error", upstreamErrText(ex.upErr)))
+	}
+	if aborted {
+		a = append(a, slog.Bool("aborted", true))
+	}
+	h.log.LogAttrs(ctx, level, "request", a...)
+}
+
+// upstreamErrText is the loggable text of an upstream failure: a
+// *url.Error is unwrapped, since its text holds the upstream URL and query.
+func upstreamErrText(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op + ": " + ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// timedTransport measures the upstream exchange (until response headers)
+// into the request's exchange.
+type timedTransport struct {
+	rt  http.RoundTripper
+	now func() time.Time
+}
+
+func (t *timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := t.now()
+	resp, err := t.rt.RoundTrip(r)
+	if ex := exchangeFrom(r.Context()); ex != nil {
+		ex.proxied = true
+		ex.upstream = t.now().Sub(start)
+	}
+	return resp, err
+}
+
+// bufferPool recycles ReverseProxy's copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+const copyBufferSize = 32 << 10
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, copyBufferSize)
+}
+
+func (b *bufferPool) Put(buf []byte) {
+	if cap(buf) != copyBufferSize {
+		return
+	}
+	buf = buf[:copyBufferSize]
+	b.p.Put(&buf)
+}

@@ -1,0 +1,189 @@
+package proxy
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+)
+
+// tokenParam is the RFC 6750 §2.3 query parameter that may carry a token.
+const tokenParam = "access_token"
+
+// stripQueryParam removes every name=value pair whose decoded key is name
+// from the raw query q, keeping every other byte of q as it was. A pair
+// holding ';' is dropped when any ';'-separated piece has that key, so a
+// lenient upstream parser cannot find the parameter either.
+func stripQueryParam(q, name string) string {
+	if q == "" || (!strings.Contains(q, name) && strings.IndexByte(q, '%') < 0) {
+		return q
+	}
+	var b []byte
+	dropped := false
+	first := true
+	rest := q
+	for {
+		seg, tail, more := strings.Cut(rest, "&")
+		if queryPairHasKey(seg, name) {
+			if !dropped {
+				dropped = true
+				// Everything before this pair is kept verbatim.
+				kept := q[:len(q)-len(rest)]
+				b = make([]byte, 0, len(q))
+				if len(kept) > 0 {
+					b = append(b, kept[:len(kept)-1]...) // without the '&' before seg
+					first = false
+				}
+			}
+		} else if dropped {
+			if !first {
+				b = append(b, '&')
+			}
+			b = append(b, seg...)
+			first = false
+		} else {
+			first = false
+		}
+		if !more {
+			break
+		}
+		rest = tail
+	}
+	if !dropped {
+		return q
+	}
+	return string(b)
+}
+
+// queryPairHasKey reports whether the pair seg ("k=v", "k" or "k=v;k2=v2")
+// names key, with the key decoded as url.ParseQuery decodes it.
+func queryPairHasKey(seg, key string) bool {
+	for {
+		piece, tail, more := strings.Cut(seg, ";")
+		k, _, _ := strings.Cut(piece, "=")
+		if k == key {
+			return true
+		}
+		if strings.ContainsAny(k, "%+") {
+			if dk, err := url.QueryUnescape(k); err == nil && dk == key {
+				return true
+			}
+		}
+		if !more {
+			return false
+		}
+		seg = tail
+	}
+}
+
+// cleanPath returns the path used for route matching: p with dot segments
+// and repeated slashes resolved and no trailing slash (except for "/").
+// It does not allocate when p is already clean. A path that does not start
+// with "/" (e.g. "*") gives "".
+func cleanPath(p string) string {
+	if p == "" || p[0] != '/' {
+		return ""
+	}
+	return path.Clean(p)
+}
+
+// isCleanForm reports whether p is clean, or clean plus one trailing slash.
+func isCleanForm(p, clean string) bool {
+	if p == clean {
+		return true
+	}
+	return len(p) == len(clean)+1 && p[len(p)-1] == '/' && p[:len(clean)] == clean
+}
+
+// forwardPath returns the path (and raw path) to send upstream for u whose
+// cleaned path is clean: u's own path when it is already clean, else the
+// cleaned path keeping a trailing slash, so the upstream sees exactly the
+// path the route table matched.
+func forwardPath(u *url.URL, clean string) (p, raw string) {
+	if isCleanForm(u.Path, clean) {
+		return u.Path, u.RawPath
+	}
+	if strings.HasSuffix(u.Path, "/") && clean != "/" {
+		return clean + "/", ""
+	}
+	return clean, ""
+}
+
+// stripRoutePrefix removes prefix (clean, no trailing slash, not "/") from
+// p, which is known to be prefix or prefix + "/...". raw, the escaped form
+// of p, is cut at the same number of slashes; url.URL.EscapedPath discards
+// it if it no longer matches.
+func stripRoutePrefix(p, raw, prefix string) (string, string) {
+	out := p[len(prefix):]
+	if out == "" {
+		out = "/"
+	}
+	if raw != "" {
+		n := strings.Count(prefix, "/")
+		i := 0
+		for ; i < len(raw) && n > 0; i++ {
+			if raw[i] == '/' {
+				n--
+			}
+		}
+		// i is just past the n-th slash; the next slash starts the rest.
+		if j := strings.IndexByte(raw[i:], '/'); j >= 0 {
+			raw = raw[i+j:]
+		} else {
+			raw = ""
+		}
+	}
+	return out, raw
+}
+
+// maxRequestID is the longest client request id kept.
+const maxRequestID = 128
+
+// validRequestID reports whether a client-sent X-Request-Id is kept: 1 to
+// 128 printable ASCII characters (0x20-0x7e).
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > maxRequestID {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// requestID returns the client's X-Request-Id when valid, else a new one.
+func requestID(h http.Header) string {
+	if v := h["X-Request-Id"]; len(v) > 0 && validRequestID(v[0]) {
+		return v[0]
+	}
+	return newRequestID()
+}
+
+// newRequestID returns 16 random bytes in hex.
+func newRequestID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
+	var s [32]byte
+	hex.Encode(s[:], b[:])
+	return string(s[:])
+}
+
+// hasPrefixFold reports whether s begins with prefix, ignoring ASCII case.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// validHeaderValue reports whether v can be sent as a header value: no
+// control characters other than horizontal tab.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}

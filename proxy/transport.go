@@ -1,0 +1,38 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http"
+	"time"
+)
+
+// transportKey is everything an upstream transport depends on: routes with
+// equal keys share one transport, and a reload keeps it.
+type transportKey struct {
+	scheme, host string
+	dial         time.Duration // dial timeout
+	header       time.Duration // response header timeout (the route timeout)
+	maxIdle      int           // idle connections kept to the host
+	insecure     bool          // skip TLS verification (test upstreams)
+}
+
+// newTransport clones http.DefaultTransport (never mutating it) and tunes
+// it for one upstream host.
+func newTransport(k transportKey) *http.Transport {
+	var t *http.Transport
+	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+		t = dt.Clone()
+	} else {
+		t = &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second}
+	}
+	t.DialContext = (&net.Dialer{Timeout: k.dial, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = min(tlsHandshakeTimeout, k.header)
+	t.ResponseHeaderTimeout = k.header
+	t.MaxIdleConns = k.maxIdle
+	t.MaxIdleConnsPerHost = k.maxIdle
+	if k.insecure {
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	}
+	return t
+}
