@@ -1,0 +1,205 @@
+// Package revocation keeps the revoked access tokens (by jti) and sessions
+// (by sid) in memory, in step with the store, so the proxy path can refuse
+// them without any store I/O.
+//
+// A Set learns revocations two ways: Add, for revocations made by this
+// instance (they take effect at once), and Sync, which reads the ones recorded
+// since the last poll (made by any instance). Run calls Sync every Interval,
+// so a revocation made on one instance is refused by every other within about
+// one Interval (500 ms by default).
+package revocation
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/clearance-gw/clearance/authz/store"
+)
+
+// Source is where revocations come from: the store.
+type Source interface {
+	// RevocationsSince returns the revocations with Seq > seq, by Seq.
+	RevocationsSince(ctx context.Context, seq int64) ([]store.Revocation, error)
+}
+
+// DefaultInterval is the polling interval Run uses when Options.Interval is 0.
+const DefaultInterval = 500 * time.Millisecond
+
+// sweepEvery bounds how often expired entries are looked for.
+const sweepEvery = time.Minute
+
+// Options configure a Set. The zero value is usable.
+type Options struct {
+	// Interval between polls in Run; DefaultInterval when 0.
+	Interval time.Duration
+	// Now is the clock that decides when an entry has expired; time.Now
+	// when nil.
+	Now func() time.Time
+	// Logger receives poll failures; discarded when nil.
+	Logger *slog.Logger
+}
+
+// Set is the in-memory revocation set. It is safe for concurrent use; reads
+// (Revoked) take a read lock only and never allocate.
+type Set struct {
+	src      Source
+	interval time.Duration
+	now      func() time.Time
+	log      *slog.Logger
+
+	syncMu sync.Mutex // serialises Sync so seq only moves forward
+	seq    int64      // guarded by syncMu
+
+	mu        sync.RWMutex
+	jtis      map[string]time.Time // jti -> expiry
+	sessions  map[string]time.Time // sid -> expiry
+	lastSweep time.Time
+}
+
+// New returns an empty Set reading from src. Call Sync once before serving.
+func New(src Source, opts Options) *Set {
+	s := &Set{
+		src:      src,
+		interval: opts.Interval,
+		now:      opts.Now,
+		log:      opts.Logger,
+		jtis:     make(map[string]time.Time),
+		sessions: make(map[string]time.Time),
+	}
+	if s.interval <= 0 {
+		s.interval = DefaultInterval
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.lastSweep = s.now()
+	return s
+}
+
+// Revoked reports whether the token with this jti, or the session with this
+// id, is revoked. Empty values never match.
+func (s *Set) Revoked(jti, sessionID string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if jti != "" {
+		if _, ok := s.jtis[jti]; ok {
+			return true
+		}
+	}
+	if sessionID != "" {
+		if _, ok := s.sessions[sessionID]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Add records a revocation at once (one this instance just made). Its Seq is
+// ignored: Sync will read it again from the store, harmlessly.
+func (s *Set) Add(r store.Revocation) {
+	s.mu.Lock()
+	s.addLocked(r)
+	s.mu.Unlock()
+}
+
+func (s *Set) addLocked(r store.Revocation) {
+	if r.JTI != "" {
+		if old, ok := s.jtis[r.JTI]; !ok || later(r.ExpiresAt, old) {
+			s.jtis[r.JTI] = r.ExpiresAt
+		}
+	}
+	if r.SessionID != "" {
+		if old, ok := s.sessions[r.SessionID]; !ok || later(r.ExpiresAt, old) {
+			s.sessions[r.SessionID] = r.ExpiresAt
+		}
+	}
+}
+
+// later reports whether a outlives b; a zero time never expires.
+func later(a, b time.Time) bool {
+	if b.IsZero() {
+		return false
+	}
+	return a.IsZero() || a.After(b)
+}
+
+// Sync reads the revocations recorded since the last Sync and drops entries
+// that have expired. On error the set is unchanged and the next Sync retries
+// from the same point.
+func (s *Set) Sync(ctx context.Context) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	revs, err := s.src.RevocationsSince(ctx, s.seq)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range revs {
+		if r.Seq > s.seq {
+			s.seq = r.Seq
+		}
+		if !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
+			continue // already expired: the token is refused anyway
+		}
+		s.addLocked(r)
+	}
+	if now.Sub(s.lastSweep) >= sweepEvery {
+		s.sweepLocked(now)
+	}
+	return nil
+}
+
+// sweepLocked drops entries whose tokens have expired by now.
+func (s *Set) sweepLocked(now time.Time) {
+	for k, exp := range s.jtis {
+		if !exp.IsZero() && !now.Before(exp) {
+			delete(s.jtis, k)
+		}
+	}
+	for k, exp := range s.sessions {
+		if !exp.IsZero() && !now.Before(exp) {
+			delete(s.sessions, k)
+		}
+	}
+	s.lastSweep = now
+}
+
+// Len returns the number of revoked tokens and sessions held.
+func (s *Set) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.jtis) + len(s.sessions)
+}
+
+// Run calls Sync every Interval until ctx is done. Failures are logged (once
+// per run of failures) and retried at the next tick.
+func (s *Set) Run(ctx context.Context) {
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := s.Sync(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil && !failing:
+			failing = true
+			s.log.ErrorContext(ctx, "revocation sync failed", "error", err)
+		case err == nil && failing:
+			failing = false
+			s.log.InfoContext(ctx, "revocation sync recovered")
+		}
+	}
+}
