@@ -1,0 +1,487 @@
+package authz
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/lestrrat-go/httprc"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/clearance-gw/clearance/config"
+)
+
+// Revocations answers whether a token or its session was revoked. It must
+// be cheap (an in-memory set): it is asked on every request.
+type Revocations interface {
+	Revoked(jti, sessionID string) bool
+}
+
+// Options are the collaborators of a Guard. Every field is optional.
+type Options struct {
+	Now         func() time.Time // default time.Now
+	Logger      *slog.Logger     // default: discard
+	Metrics     *Metrics         // default: registered on a private registry
+	Revocations Revocations      // nil: nothing is revoked
+	// HTTPClient fetches JWKS documents; nil means a client with a 10 s
+	// timeout on a clone of the default transport.
+	HTTPClient *http.Client
+}
+
+// Defaults applied when a config leaves them zero (Load normally fills them).
+const (
+	defaultRefreshInterval    = 15 * time.Minute
+	defaultMinRefetchInterval = time.Minute
+	// refreshWindow is how often the jwk.Cache looks for due refreshes; a
+	// shorter refresh interval is raised to it.
+	refreshWindow = time.Minute
+)
+
+// Guard checks bearer tokens for routes: extract, verify (with the
+// verified-token cache), revocation, then the policy steps.
+type Guard struct {
+	now     func() time.Time
+	log     *slog.Logger
+	metrics *Metrics
+	revs    Revocations
+	hits    tokenCacheCounters
+	client  jwksClient
+	cache   *jwk.Cache
+	steps   []policyStep
+
+	state atomic.Pointer[state]
+	local atomic.Pointer[keyring]
+
+	mu      sync.Mutex         // serialises Update
+	ctx     context.Context    // lifetime of the jwk.Cache workers and JWKS requests
+	remotes map[string]*remote // by URL, as registered in cache
+}
+
+// state is everything derived from one config; swapped as a whole.
+type state struct {
+	cfg     *config.Config
+	leeway  time.Duration
+	local   *issuerPolicy // nil when the config names no issuer
+	trusted map[string]*issuerPolicy
+	remotes map[string]*remote
+	tokens  *lru.Cache[[32]byte, cacheEntry] // nil: disabled
+}
+
+func (st *state) lookup(iss string) *issuerPolicy {
+	if st.local != nil && iss == st.local.name {
+		return st.local
+	}
+	return st.trusted[iss]
+}
+
+type cacheEntry struct {
+	p        Principal
+	deadline time.Time // exp truncated to the second, plus leeway
+}
+
+// policyStep is one decision taken after the token is verified and not
+// revoked. Scopes are the first; the origin and subscription checks of
+// later issues are appended in NewGuard.
+type policyStep func(r *http.Request, route *config.Route, p *Principal) error
+
+// NewGuard builds a guard for cfg. ctx bounds the background JWKS refresh
+// workers. Every jwks_url is fetched once; a failing one is logged and
+// reported by Ready, and does not prevent the start.
+func NewGuard(ctx context.Context, cfg *config.Config, opts Options) (*Guard, error) {
+	g := &Guard{
+		now:     opts.Now,
+		log:     opts.Logger,
+		metrics: opts.Metrics,
+		revs:    opts.Revocations,
+		ctx:     ctx,
+		remotes: map[string]*remote{},
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	g.log = g.log.With("component", "authz")
+	if g.metrics == nil {
+		g.metrics = NewMetrics(prometheus.NewRegistry())
+	}
+	g.hits = g.metrics.tokenCache()
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = &http.Client{
+			Timeout:   fetchTimeout,
+			Transport: http.DefaultTransport.(*http.Transport).Clone(),
+		}
+	}
+	g.client = jwksClient{ctx: ctx, c: hc}
+	g.cache = jwk.NewCache(ctx, jwk.WithRefreshWindow(refreshWindow), jwk.WithErrSink(errSink{g}))
+	g.steps = []policyStep{checkScopes}
+	if err := g.Update(cfg); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Check decides whether r may use route: it returns the token's principal
+// or an *Error for WriteError. A nil route only authenticates. A public
+// route needs no token and yields the zero Principal.
+func (g *Guard) Check(r *http.Request, route *config.Route) (Principal, error) {
+	if route != nil && route.Public {
+		return Principal{}, nil
+	}
+	p, err := g.authenticate(r)
+	for i := 0; err == nil && i < len(g.steps); i++ {
+		err = g.steps[i](r, route, &p)
+	}
+	if err != nil {
+		g.fail(err)
+		return Principal{}, err
+	}
+	return p, nil
+}
+
+func (g *Guard) fail(err error) {
+	reason := "internal"
+	var e *Error
+	if errors.As(err, &e) {
+		reason = e.Reason
+	}
+	g.metrics.authFailures.WithLabelValues(reason).Inc()
+}
+
+// authenticate is extract → verify (cached) → revoked?.
+func (g *Guard) authenticate(r *http.Request) (Principal, error) {
+	tok, err := ExtractToken(r)
+	if err != nil {
+		return Principal{}, err
+	}
+	p, err := g.verifyCached(r.Context(), g.state.Load(), tok)
+	if err != nil {
+		return Principal{}, err
+	}
+	if g.revs != nil && g.revs.Revoked(p.JTI, p.SessionID) {
+		return Principal{}, errRevoked
+	}
+	return p, nil
+}
+
+// verifyCached consults the verified-token cache, keyed by the SHA-256 of
+// the token, before verifying. An entry is used only while the token is
+// within its exp (plus leeway), by the same rule as verification.
+func (g *Guard) verifyCached(ctx context.Context, st *state, tok string) (Principal, error) {
+	if st.tokens == nil {
+		p, _, err := g.verify(ctx, st, tok)
+		return p, err
+	}
+	key := sha256.Sum256([]byte(tok))
+	if e, ok := st.tokens.Get(key); ok {
+		if g.now().Truncate(time.Second).Before(e.deadline) {
+			g.hits.hit.Inc()
+			return e.p, nil
+		}
+		st.tokens.Remove(key)
+	}
+	g.hits.miss.Inc()
+	p, deadline, err := g.verify(ctx, st, tok)
+	if err != nil {
+		return Principal{}, err
+	}
+	st.tokens.Add(key, cacheEntry{p: p, deadline: deadline})
+	return p, nil
+}
+
+// checkScopes is the scope policy: every route.Scopes, and one of
+// route.AnyScopes.
+func checkScopes(_ *http.Request, route *config.Route, p *Principal) error {
+	if route == nil {
+		return nil
+	}
+	status := route.InsufficientScopeStatus
+	if status == 0 {
+		status = http.StatusUnauthorized
+	}
+	if !p.Scopes.HasAll(route.Scopes) {
+		return ErrInsufficientScope.
+			WithDescription("scope", "the token lacks a required scope").
+			WithScope(strings.Join(route.Scopes, " ")).
+			WithStatus(status)
+	}
+	if !p.Scopes.HasAny(route.AnyScopes) {
+		return ErrInsufficientScope.
+			WithDescription("scope", "the token has none of the accepted scopes").
+			WithScope(strings.Join(route.AnyScopes, " ")).
+			WithStatus(status)
+	}
+	return nil
+}
+
+// SetLocalKeys installs the public keys of the gateway's own issuer, each
+// with kid and alg (private keys are reduced to their public part). A set
+// with any unusable key is refused whole and the previous keys stay. When
+// a kid disappears, the verified-token cache is cleared, so tokens of a
+// withdrawn key stop working at once.
+func (g *Guard) SetLocalKeys(set jwk.Set) error {
+	kr := &keyring{byKID: map[string]*ringKey{}}
+	if set != nil {
+		var dropped []error
+		kr, _, dropped = buildKeyring(set, ringOptions{strict: true})
+		if len(dropped) > 0 {
+			return fmt.Errorf("local keys: %w", errors.Join(dropped...))
+		}
+	}
+	old := g.local.Swap(kr)
+	if old != nil {
+		for kid := range old.byKID {
+			if _, ok := kr.byKID[kid]; !ok {
+				if st := g.state.Load(); st != nil && st.tokens != nil {
+					st.tokens.Purge()
+				}
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// Ready reports whether the local keys are loaded and every jwks_url has
+// been fetched successfully at least once. For a URL still without keys it
+// tries one more (rate-limited) fetch.
+func (g *Guard) Ready(ctx context.Context) error {
+	var errs []error
+	if kr := g.local.Load(); kr == nil || len(kr.byKID) == 0 {
+		errs = append(errs, errors.New("local signing keys not loaded"))
+	}
+	st := g.state.Load()
+	for _, r := range st.remotes {
+		if r.ring.Load() == nil && r.refetch(ctx) == nil {
+			errs = append(errs, fmt.Errorf("trusted issuer %q: keys not fetched from %s", r.label, r.url))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Update applies a reloaded config atomically: issuers added are
+// registered (and fetched once), issuers removed are dropped, the verified-
+// token cache starts empty. A config with an unusable issuer entry (inline
+// JWKS that do not parse, no audience, a refused algorithm) is refused and
+// the running one stays.
+func (g *Guard) Update(cfg *config.Config) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	st, fresh, err := g.build(cfg)
+	if err != nil {
+		return err
+	}
+	for _, r := range fresh {
+		if err := g.register(r); err != nil {
+			return fmt.Errorf("trusted issuer %q: %w", r.label, err)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, r := range fresh {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(g.ctx, fetchTimeout)
+			defer cancel()
+			_ = r.fetch(ctx) // logged and counted; Ready reports it
+		})
+	}
+	wg.Wait()
+	g.state.Store(st)
+	for u := range g.remotes {
+		if _, ok := st.remotes[u]; !ok {
+			_ = g.cache.Unregister(u)
+		}
+	}
+	g.remotes = st.remotes
+	return nil
+}
+
+// build validates cfg and derives a state from it. fresh are the remotes
+// that need a (new) registration.
+func (g *Guard) build(cfg *config.Config) (*state, []*remote, error) {
+	if cfg == nil {
+		return nil, nil, errors.New("authz: no config")
+	}
+	leeway := cfg.Leeway.D()
+	if leeway < 0 {
+		return nil, nil, fmt.Errorf("leeway %s is negative", leeway)
+	}
+	st := &state{
+		cfg:     cfg,
+		leeway:  leeway,
+		trusted: map[string]*issuerPolicy{},
+		remotes: map[string]*remote{},
+	}
+	if cfg.TokenCacheSize > 0 {
+		c, err := lru.New[[32]byte, cacheEntry](cfg.TokenCacheSize)
+		if err != nil {
+			return nil, nil, fmt.Errorf("token cache: %w", err)
+		}
+		st.tokens = c
+	}
+	if cfg.Issuer != "" {
+		aud := cfg.Tokens.Audience
+		if aud == "" {
+			aud = cfg.Issuer
+		}
+		st.local = g.newIssuerPolicy(cfg.Issuer, true, []string{aud}, leeway)
+	}
+
+	var errs []error
+	var fresh []*remote
+	for i, ti := range cfg.TrustedIssuers {
+		pol, r, isFresh, err := g.buildTrusted(st, ti, leeway)
+		if err != nil {
+			name := ti.Issuer
+			if name == "" {
+				name = fmt.Sprintf("#%d", i+1)
+			}
+			errs = append(errs, fmt.Errorf("trusted issuer %s: %w", name, err))
+			continue
+		}
+		st.trusted[pol.name] = pol
+		if r != nil {
+			st.remotes[r.url] = r
+			if isFresh {
+				fresh = append(fresh, r)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	return st, fresh, nil
+}
+
+func (g *Guard) buildTrusted(st *state, ti config.TrustedIssuer, leeway time.Duration) (*issuerPolicy, *remote, bool, error) {
+	switch {
+	case ti.Issuer == "":
+		return nil, nil, false, errors.New("issuer is empty")
+	case st.local != nil && ti.Issuer == st.local.name:
+		return nil, nil, false, errors.New("is the gateway's own issuer")
+	case st.trusted[ti.Issuer] != nil:
+		return nil, nil, false, errors.New("listed twice")
+	case len(ti.Audience) == 0:
+		return nil, nil, false, errors.New("audience is required")
+	}
+	algs, err := parseAlgorithms(ti.Algorithms)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	pol := g.newIssuerPolicy(ti.Issuer, false, []string(ti.Audience), leeway)
+	pol.algs = algs
+
+	switch {
+	case ti.JWKS != "" && ti.JWKSURL != "":
+		return nil, nil, false, errors.New("both jwks and jwks_url are set")
+	case ti.JWKS != "":
+		set, err := jwk.ParseString(ti.JWKS)
+		if err != nil {
+			return nil, nil, false, fmt.Errorf("inline jwks: %w", err)
+		}
+		kr, _, dropped := buildKeyring(set, ringOptions{algs: algs})
+		for _, e := range dropped {
+			g.log.Warn("inline jwks key ignored", "issuer", ti.Issuer, "error", e)
+		}
+		if len(kr.byKID) == 0 {
+			return nil, nil, false, errors.New("inline jwks: no usable signing keys")
+		}
+		pol.static = kr
+		return pol, nil, false, nil
+	case ti.JWKSURL != "":
+	case ti.JWKSFile != "":
+		return nil, nil, false, errors.New("jwks_file was not loaded")
+	default:
+		return nil, nil, false, errors.New("no key source (jwks, jwks_file or jwks_url)")
+	}
+
+	u, err := url.Parse(ti.JWKSURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, nil, false, fmt.Errorf("jwks_url %q is not an absolute http(s) URL", ti.JWKSURL)
+	}
+	set := remoteSettings{
+		refresh:    max(ti.RefreshInterval.D(), refreshWindow),
+		minRefetch: ti.MinRefetchInterval.D(),
+		algs:       joinAlgs(algs),
+	}
+	if ti.RefreshInterval == 0 {
+		set.refresh = defaultRefreshInterval
+	}
+	if set.minRefetch <= 0 {
+		set.minRefetch = defaultMinRefetchInterval
+	}
+	if r := st.remotes[ti.JWKSURL]; r != nil {
+		if r.settings != set {
+			return nil, nil, false, fmt.Errorf("jwks_url %s is shared with issuer %q under other algorithms or intervals", ti.JWKSURL, r.label)
+		}
+		pol.remote = r
+		return pol, r, false, nil
+	}
+	if r := g.remotes[ti.JWKSURL]; r != nil && r.settings == set && r.label == ti.Issuer {
+		pol.remote = r
+		return pol, r, false, nil
+	}
+	r := &remote{
+		url:      ti.JWKSURL,
+		label:    ti.Issuer,
+		settings: set,
+		cache:    g.cache,
+		now:      g.now,
+		log:      g.log,
+		metrics:  g.metrics,
+	}
+	if old := g.remotes[ti.JWKSURL]; old != nil && old.settings.algs == set.algs {
+		// Same keys, other schedule: keep the last good set while the new
+		// registration fetches.
+		r.ring.Store(old.ring.Load())
+	}
+	pol.remote = r
+	return pol, r, true, nil
+}
+
+func (g *Guard) register(r *remote) error {
+	algs, _ := parseAlgorithms(strings.Split(r.settings.algs, ","))
+	return g.cache.Register(r.url,
+		jwk.WithHTTPClient(g.client),
+		jwk.WithRefreshInterval(r.settings.refresh),
+		jwk.WithFetchWhitelist(jwk.NewMapWhitelist().Add(r.url)),
+		jwk.WithPostFetcher(r.postFetch(algs)),
+	)
+}
+
+func joinAlgs(algs []jwa.SignatureAlgorithm) string {
+	s := make([]string, len(algs))
+	for i, a := range algs {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// errSink receives the jwk.Cache's background refresh failures.
+type errSink struct{ g *Guard }
+
+func (s errSink) Error(err error) {
+	label := "unknown"
+	var re *httprc.RefreshError
+	if errors.As(err, &re) {
+		if st := s.g.state.Load(); st != nil {
+			if r := st.remotes[re.URL]; r != nil {
+				label = r.label
+			}
+		}
+	}
+	s.g.metrics.jwksRefresh.WithLabelValues(label, "error").Inc()
+	s.g.log.Warn("jwks background refresh failed", "issuer", label, "error", err)
+}
