@@ -8,9 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -75,6 +75,9 @@ func parseYAML(file string, data []byte) (root *yaml.Node, probs []Problem) {
 			root, probs = nil, []Problem{{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("invalid YAML: %v", r)}}
 		}
 	}()
+	if line, col, bad := invalidUTF8(data); bad {
+		return nil, []Problem{{File: file, Line: line, Col: col, Msg: "invalid YAML: the file must be UTF-8"}}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -101,18 +104,61 @@ func parseYAML(file string, data []byte) (root *yaml.Node, probs []Problem) {
 }
 
 // syntaxProblem turns a yaml.v3 error ("yaml: line 3: did not find
-// expected key") into a Problem. yaml.v3 reports no column: it is 1.
+// expected key") into a Problem. yaml.v3 reports no column (so it is 1), and
+// its parser (not its scanner) errors give a 0-based line: those are
+// shifted to the 1-based line of the construct that failed.
 func syntaxProblem(file string, err error) Problem {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	p := Problem{File: file, Line: 1, Col: 1}
-	if m := regexp.MustCompile(`^line (\d+): (.*)$`).FindStringSubmatch(msg); m != nil {
-		if n, err := strconv.Atoi(m[1]); err == nil && n > 0 {
-			p.Line = n
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, text, ok := strings.Cut(rest, ": "); ok {
+			if n, err := strconv.Atoi(num); err == nil && n > 0 {
+				line, msg = n, text
+			}
 		}
-		msg = m[2]
 	}
-	p.Msg = "invalid YAML: " + msg
-	return p
+	if parserError(msg) {
+		line++
+	}
+	return Problem{File: file, Line: max(line, 1), Col: 1, Msg: "invalid YAML: " + msg}
+}
+
+// parserError reports whether msg is one of yaml.v3's parser (as opposed to
+// scanner) problems, whose line numbers are 0-based.
+func parserError(msg string) bool {
+	switch msg {
+	case "did not find expected <stream-start>",
+		"did not find expected <document start>",
+		"did not find expected node content",
+		"did not find expected '-' indicator",
+		"did not find expected key",
+		"did not find expected ',' or ']'",
+		"did not find expected ',' or '}'",
+		"found duplicate %YAML directive",
+		"found incompatible YAML document",
+		"found duplicate %TAG directive",
+		"found undefined tag handle":
+		return true
+	}
+	return false
+}
+
+// invalidUTF8 returns the position of the first byte that is not UTF-8.
+func invalidUTF8(data []byte) (line, col int, ok bool) {
+	line, col = 1, 1
+	for len(data) > 0 {
+		r, size := utf8.DecodeRune(data)
+		if r == utf8.RuneError && size <= 1 {
+			return line, col, true
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		data = data[size:]
+	}
+	return 0, 0, false
 }
 
 // lookupKey returns the value of key in mapping n, or nil.
