@@ -84,11 +84,7 @@ func isMerge(n *yaml.Node) bool {
 
 // value decodes n into v (a settable value); path names it in messages.
 func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) result {
-	if d.steps++; d.steps > maxSteps {
-		if !d.exhausted {
-			d.exhausted = true
-			d.addf(n, "config too large: more than %d values (aliases included)", maxSteps)
-		}
+	if !d.step(n) {
 		return failed
 	}
 	if n = resolve(n); n == nil || n.Kind == yaml.AliasNode {
@@ -181,6 +177,20 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) result {
 	return decoded
 }
 
+// step counts one unit of decoding work and reports whether the budget
+// allows it. Aliases and merge keys can make a small file describe an
+// exponential amount of work; past the budget, decoding stops.
+func (d *decoder) step(n *yaml.Node) bool {
+	if d.steps++; d.steps <= maxSteps {
+		return true
+	}
+	if !d.exhausted {
+		d.exhausted = true
+		d.addf(n, "config too large: more than %d values once aliases and merges are expanded", maxSteps)
+	}
+	return false
+}
+
 // scalar returns n's value with ${ENV} expanded, or reports why it cannot.
 func (d *decoder) scalar(n *yaml.Node, path, want string) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
@@ -197,6 +207,9 @@ func (d *decoder) scalar(n *yaml.Node, path, want string) (string, bool) {
 // mapping decodes a mapping into the struct v, field by yaml tag. Merge keys
 // (<<) apply first, the mapping's own keys win.
 func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) result {
+	if !d.step(n) {
+		return failed
+	}
 	if n.Kind != yaml.MappingNode {
 		d.addf(n, "%s: expected a mapping, got %s", orRoot(path), kindName(n))
 		return failed
@@ -257,7 +270,7 @@ func (d *decoder) merge(n *yaml.Node, v reflect.Value, path string) {
 	case n.Kind == yaml.MappingNode:
 		d.mapping(n, v, path)
 	case n.Kind == yaml.SequenceNode:
-		for i := len(n.Content) - 1; i >= 0; i-- {
+		for i := len(n.Content) - 1; i >= 0 && d.step(n); i-- {
 			if m := resolve(n.Content[i]); m != nil && m.Kind == yaml.MappingNode {
 				d.mapping(m, v, path)
 			} else {

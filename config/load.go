@@ -56,6 +56,9 @@ func parse(file string, data []byte, lookupEnv func(string) (string, bool), read
 		}
 	}
 	d.mapping(root, reflect.ValueOf(c).Elem(), "")
+	if d.exhausted {
+		return nil, tidy(d.probs) // the half-decoded rest would only add noise
+	}
 	applyDefaults(c, d.set)
 	loadJWKSFiles(c, d, readFile)
 
