@@ -261,9 +261,10 @@ type Revocations interface {
 	// RevocationsSince returns the revocations with Seq > seq, ordered by
 	// Seq. Pass 0 for all of them.
 	RevocationsSince(ctx context.Context, seq int64) ([]Revocation, error)
-	// Prune deletes what can no longer matter at now: revocations, codes
-	// and refresh tokens past their expiry, sessions expired (or revoked)
-	// for over a day, and signing keys past DropAfter.
+	// Prune deletes what can no longer matter at now: revocations past
+	// their expiry, signing keys past DropAfter, and codes, refresh tokens
+	// and sessions that expired (sessions: or were revoked) over a day ago
+	// (the day keeps replays recognisable). Seq values are never reused.
 	Prune(ctx context.Context, now time.Time) error
 }
 
