@@ -1,0 +1,176 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/clearance-gw/clearance/authz/store"
+)
+
+const clientColumns = `id, name, secret_hash, grants, scopes, redirect_uris, allowed_origins,
+	first_party, owner, access_ttl, refresh_ttl, created_at`
+
+// clientArgs returns the column values of c in clientColumns order.
+func clientArgs(c store.Client) ([]any, error) {
+	lists := make([]any, 0, 4)
+	for _, l := range [][]string{c.Grants, c.Scopes, c.RedirectURIs, c.AllowedOrigins} {
+		if l == nil {
+			l = []string{}
+		}
+		b, err := json.Marshal(l)
+		if err != nil {
+			return nil, err
+		}
+		lists = append(lists, string(b))
+	}
+	return []any{c.ID, c.Name, optBytes(c.SecretHash), lists[0], lists[1], lists[2], lists[3],
+		boolInt(c.FirstParty), c.Owner, int64(c.AccessTTL), int64(c.RefreshTTL), micros(c.CreatedAt)}, nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanClient(row scanner) (store.Client, error) {
+	var (
+		c                                     store.Client
+		grants, scopes, redirects, origins    string
+		firstParty, accessTTL, refreshTTL, at int64
+	)
+	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &grants, &scopes, &redirects, &origins,
+		&firstParty, &c.Owner, &accessTTL, &refreshTTL, &at); err != nil {
+		return c, err
+	}
+	for _, f := range []struct {
+		src string
+		dst *[]string
+	}{{grants, &c.Grants}, {scopes, &c.Scopes}, {redirects, &c.RedirectURIs}, {origins, &c.AllowedOrigins}} {
+		if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
+			return c, fmt.Errorf("client %q: corrupt list column: %w", c.ID, err)
+		}
+	}
+	c.FirstParty = firstParty != 0
+	c.AccessTTL, c.RefreshTTL = time.Duration(accessTTL), time.Duration(refreshTTL)
+	c.CreatedAt = fromMicros(at)
+	return c, nil
+}
+
+// CreateClient implements store.Clients.
+func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
+	args, err := clientArgs(c)
+	if err != nil {
+		return fmt.Errorf("create client %q: %w", c.ID, err)
+	}
+	return s.write(ctx, fmt.Sprintf("create client %q", c.ID), func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		return err
+	})
+}
+
+// UpsertClient implements store.Clients.
+func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
+	args, err := clientArgs(c)
+	if err != nil {
+		return fmt.Errorf("upsert client %q: %w", c.ID, err)
+	}
+	return s.write(ctx, fmt.Sprintf("upsert client %q", c.ID), func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET
+				name = excluded.name, secret_hash = excluded.secret_hash,
+				grants = excluded.grants, scopes = excluded.scopes,
+				redirect_uris = excluded.redirect_uris, allowed_origins = excluded.allowed_origins,
+				first_party = excluded.first_party, owner = excluded.owner,
+				access_ttl = excluded.access_ttl, refresh_ttl = excluded.refresh_ttl`, args...)
+		return err
+	})
+}
+
+// GetClient implements store.Clients.
+func (s *Store) GetClient(ctx context.Context, id string) (store.Client, error) {
+	c, err := scanClient(s.r.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return store.Client{}, fmt.Errorf("get client %q: %w", id, err)
+	}
+	return c, nil
+}
+
+// ListClients implements store.Clients.
+func (s *Store) ListClients(ctx context.Context, owner string) ([]store.Client, error) {
+	q, args := `SELECT `+clientColumns+` FROM clients ORDER BY id`, []any{}
+	if owner != "" {
+		q, args = `SELECT `+clientColumns+` FROM clients WHERE owner = ? ORDER BY id`, []any{owner}
+	}
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list clients: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Client
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list clients: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list clients: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateClient implements store.Clients.
+func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
+	args, err := clientArgs(c)
+	if err != nil {
+		return fmt.Errorf("update client %q: %w", c.ID, err)
+	}
+	return s.write(ctx, fmt.Sprintf("update client %q", c.ID), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE clients SET
+				name = ?2, secret_hash = ?3, grants = ?4, scopes = ?5, redirect_uris = ?6,
+				allowed_origins = ?7, first_party = ?8, owner = ?9, access_ttl = ?10, refresh_ttl = ?11
+			WHERE id = ?1`, args[:11]...)
+		if err != nil {
+			return err
+		}
+		return oneRow(res)
+	})
+}
+
+// DeleteClient implements store.Clients.
+func (s *Store) DeleteClient(ctx context.Context, id string, now time.Time) error {
+	return s.write(ctx, fmt.Sprintf("delete client %q", id), func(tx *sql.Tx) error {
+		// Record a revocation per active session before the cascade
+		// removes them, so every gateway refuses their tokens.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (jti, session_id, expires_at)
+			SELECT '', id, expires_at FROM sessions
+			WHERE client_id = ? AND revoked_at IS NULL AND expires_at > ?
+			ORDER BY created_at, id`, id, micros(now)); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		return oneRow(res)
+	})
+}
+
+// oneRow turns "no row affected" into store.ErrNotFound.
+func oneRow(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}

@@ -1,0 +1,173 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/clearance-gw/clearance/authz/store"
+)
+
+// CreateUser implements store.Users.
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	return s.write(ctx, fmt.Sprintf("create user %q", u.Name), func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO users (name, password_hash, admin, created_at) VALUES (?, ?, ?, ?)`,
+			u.Name, u.PasswordHash, boolInt(u.Admin), micros(u.CreatedAt))
+		return err
+	})
+}
+
+func scanUser(row scanner) (store.User, error) {
+	var (
+		u         store.User
+		admin, at int64
+	)
+	if err := row.Scan(&u.Name, &u.PasswordHash, &admin, &at); err != nil {
+		return u, err
+	}
+	u.Admin, u.CreatedAt = admin != 0, fromMicros(at)
+	return u, nil
+}
+
+// GetUser implements store.Users.
+func (s *Store) GetUser(ctx context.Context, name string) (store.User, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT name, password_hash, admin, created_at FROM users WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user %q: %w", name, err)
+	}
+	return u, nil
+}
+
+// ListUsers implements store.Users.
+func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT name, password_hash, admin, created_at FROM users ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var out []store.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return out, nil
+}
+
+// AddSigningKey implements store.SigningKeys.
+func (s *Store) AddSigningKey(ctx context.Context, k store.SigningKey) error {
+	return s.write(ctx, fmt.Sprintf("add signing key %q", k.ID), func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys
+			(kid, alg, public_jwk, private_sealed, created_at, retired_at, drop_after)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			k.ID, k.Alg, nonNil(k.PublicJWK), nonNil(k.PrivateSealed), micros(k.CreatedAt),
+			optMicros(k.RetiredAt), optMicros(k.DropAfter))
+		return err
+	})
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// ListSigningKeys implements store.SigningKeys.
+func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT kid, alg, public_jwk, private_sealed, created_at, retired_at, drop_after
+		FROM signing_keys ORDER BY created_at, kid`)
+	if err != nil {
+		return nil, fmt.Errorf("list signing keys: %w", err)
+	}
+	defer rows.Close()
+	var out []store.SigningKey
+	for rows.Next() {
+		var (
+			k                store.SigningKey
+			created          int64
+			retired, dropped sql.NullInt64
+		)
+		if err := rows.Scan(&k.ID, &k.Alg, &k.PublicJWK, &k.PrivateSealed, &created, &retired, &dropped); err != nil {
+			return nil, fmt.Errorf("list signing keys: %w", err)
+		}
+		k.CreatedAt, k.RetiredAt, k.DropAfter = fromMicros(created), fromOptMicros(retired), fromOptMicros(dropped)
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list signing keys: %w", err)
+	}
+	return out, nil
+}
+
+// RetireSigningKey implements store.SigningKeys.
+func (s *Store) RetireSigningKey(ctx context.Context, kid string, retiredAt, dropAfter time.Time) error {
+	return s.write(ctx, fmt.Sprintf("retire signing key %q", kid), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ?, drop_after = ? WHERE kid = ?`,
+			optMicros(retiredAt), optMicros(dropAfter), kid)
+		if err != nil {
+			return err
+		}
+		return oneRow(res)
+	})
+}
+
+// AddSubscription implements store.Subscriptions.
+func (s *Store) AddSubscription(ctx context.Context, sub store.Subscription) (store.Subscription, error) {
+	err := s.write(ctx, fmt.Sprintf("add subscription for %q", sub.User), func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `INSERT INTO subscriptions (user, type, name, date_active, date_expiry)
+			VALUES (?, ?, ?, ?, ?) RETURNING id`,
+			sub.User, sub.Type, sub.Name, micros(sub.DateActive), micros(sub.DateExpiry)).Scan(&sub.ID)
+	})
+	if err != nil {
+		return store.Subscription{}, err
+	}
+	return sub, nil
+}
+
+// ListSubscriptions implements store.Subscriptions.
+func (s *Store) ListSubscriptions(ctx context.Context, user string) ([]store.Subscription, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, user, type, name, date_active, date_expiry
+		FROM subscriptions WHERE user = ? ORDER BY id`, user)
+	if err != nil {
+		return nil, fmt.Errorf("list subscriptions of %q: %w", user, err)
+	}
+	defer rows.Close()
+	var out []store.Subscription
+	for rows.Next() {
+		var (
+			sub         store.Subscription
+			active, exp int64
+		)
+		if err := rows.Scan(&sub.ID, &sub.User, &sub.Type, &sub.Name, &active, &exp); err != nil {
+			return nil, fmt.Errorf("list subscriptions of %q: %w", user, err)
+		}
+		sub.DateActive, sub.DateExpiry = fromMicros(active), fromMicros(exp)
+		out = append(out, sub)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list subscriptions of %q: %w", user, err)
+	}
+	return out, nil
+}
+
+// RemoveSubscription implements store.Subscriptions.
+func (s *Store) RemoveSubscription(ctx context.Context, id int64) error {
+	return s.write(ctx, fmt.Sprintf("remove subscription %d", id), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM subscriptions WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		return oneRow(res)
+	})
+}
