@@ -247,14 +247,19 @@ type fixture struct {
 	local   signer // gateway, kid g1
 }
 
-type fixtureOption func(*config.Config, *Options)
+type fixtureOption func(*fixture, *config.Config, *Options)
 
 func withCacheSize(n int) fixtureOption {
-	return func(c *config.Config, _ *Options) { c.TokenCacheSize = n }
+	return func(_ *fixture, c *config.Config, _ *Options) { c.TokenCacheSize = n }
 }
 
 func withRevocations(r Revocations) fixtureOption {
-	return func(_ *config.Config, o *Options) { o.Revocations = r }
+	return func(_ *fixture, _ *config.Config, o *Options) { o.Revocations = r }
+}
+
+// withJWKS makes the JWKS server answer status and body from the start.
+func withJWKS(status int, body []byte) fixtureOption {
+	return func(f *fixture, _ *config.Config, _ *Options) { f.jwks.serve(status, body) }
 }
 
 func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
@@ -272,7 +277,7 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	cfg := testConfig(f.jwks.URL)
 	o := Options{Now: f.clock.Now, Logger: testLogger(t), Metrics: f.metrics}
 	for _, fn := range opts {
-		fn(cfg, &o)
+		fn(f, cfg, &o)
 	}
 	g, err := NewGuard(t.Context(), cfg, o)
 	if err != nil {
