@@ -129,7 +129,7 @@ func TestMigrationsApplyOnce(t *testing.T) {
 	}
 }
 
-// TestSecondProcessWaitsInsteadOfFailing opens the same file twice (as the
+// TestSecondHandleWritesConcurrently opens the same file twice (as the
 // CLI does while the server runs) and writes through both at once.
 func TestSecondHandleWritesConcurrently(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "shared.db")
