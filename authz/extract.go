@@ -61,9 +61,6 @@ func ExtractToken(r *http.Request) (string, error) {
 	case !fromHdr:
 		return "", ErrMissingToken
 	}
-	if err := checkCompact(tok); err != nil {
-		return "", err
-	}
 	return tok, nil
 }
 
@@ -102,8 +99,11 @@ func bearerFromHeader(v string) (tok string, isBearer bool, err error) {
 	if len(rest) > MaxTokenSize {
 		return "", true, errTooLarge
 	}
-	if !isB64token(rest) {
+	switch classify(rest) {
+	case badToken:
 		return "", true, errMalformedBearer
+	case b64token:
+		return "", true, errMalformedToken
 	}
 	return rest, true, nil
 }
@@ -142,9 +142,13 @@ func tokenFromQuery(raw string) (tok string, found bool, err error) {
 			err = errEmptyParam
 		case len(val) > MaxTokenSize:
 			err = errTooLarge
-		case !isB64token(val):
-			err = errMalformedParam
 		default:
+			switch classify(val) {
+			case badToken:
+				err = errMalformedParam
+			case b64token:
+				err = errMalformedToken
+			}
 			tok = val
 		}
 	}
@@ -160,53 +164,76 @@ func checkCompact(tok string) error {
 	if len(tok) > MaxTokenSize {
 		return errTooLarge
 	}
-	dots, seg := 0, 0
-	for i := 0; i < len(tok); i++ {
-		c := tok[i]
-		if c == '.' {
-			if seg == 0 {
-				return errMalformedToken
-			}
-			dots++
-			seg = 0
-			continue
-		}
-		if !isB64url(c) {
-			return errMalformedToken
-		}
-		seg++
-	}
-	if dots != 2 || seg == 0 {
+	if classify(tok) != compactJWS {
 		return errMalformedToken
 	}
 	return nil
 }
 
-// isB64token reports whether s matches RFC 6750's
-// b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
-func isB64token(s string) bool {
+// Token shapes, from the most to the least acceptable.
+const (
+	compactJWS = iota // three non-empty base64url segments
+	b64token          // RFC 6750 b64token, but not a compact JWS
+	badToken          // not even a b64token
+)
+
+// asciiClass classifies ASCII for token scanning: '2' base64url, '1' the
+// dot, '3' the other b64token characters (~ + /), '0' anything else. A
+// constant string, so the scan is one indexed load per byte and no table
+// lives in mutable memory. TestASCIIClass checks it against the RFCs.
+const asciiClass = "" +
+	"00000000000000000000000000000000" + // 0x00-0x1f
+	"00000000000302132222222222000000" + // 0x20-0x3f
+	"02222222222222222222222222200002" + // 0x40-0x5f
+	"02222222222222222222222222200030" // 0x60-0x7f
+
+// classify scans s once and says which shape it has.
+func classify(s string) int {
+	shape := compactJWS
+	dots, seg := 0, 0
 	i := 0
-	for i < len(s) {
+scan:
+	for ; i < len(s); i++ {
 		c := s[i]
-		if !isB64url(c) && c != '.' && c != '~' && c != '+' && c != '/' {
+		if c >= 0x80 {
 			break
 		}
-		i++
-	}
-	if i == 0 {
-		return false
-	}
-	for ; i < len(s); i++ {
-		if s[i] != '=' {
-			return false
+		switch asciiClass[c] {
+		case '2':
+			seg++
+		case '1':
+			if seg == 0 {
+				shape = b64token
+			}
+			dots++
+			seg = 0
+		case '3':
+			shape = b64token
+		default:
+			break scan
 		}
 	}
-	return true
+	if i == 0 {
+		return badToken
+	}
+	if i < len(s) {
+		// only trailing "=" padding may follow
+		for ; i < len(s); i++ {
+			if s[i] != '=' {
+				return badToken
+			}
+		}
+		return b64token
+	}
+	if shape != compactJWS || dots != 2 || seg == 0 {
+		return b64token
+	}
+	return compactJWS
 }
 
-func isB64url(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
-}
+// isB64token reports whether s matches RFC 6750's
+// b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isB64token(s string) bool { return classify(s) != badToken }
 
 // isTchar reports RFC 9110 token characters (auth-scheme).
 func isTchar(c byte) bool {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -112,6 +113,7 @@ func TestExtractTokenStatuses(t *testing.T) {
 
 func FuzzExtractBearer(f *testing.F) {
 	for _, seed := range []struct{ header, query string }{
+		{goodJWS, "a.b"},                               // bare token, two segments
 		{"Bearer " + goodJWS, ""},                      // good
 		{"bearer " + goodJWS, ""},                      // lowercase scheme
 		{"Bearer  " + goodJWS, ""},                     // double space
@@ -130,7 +132,22 @@ func FuzzExtractBearer(f *testing.F) {
 	} {
 		f.Add(seed.header, seed.query)
 	}
+	// reference grammars: RFC 6750 b64token and the compact JWS shape
+	refToken := regexp.MustCompile(`^[A-Za-z0-9\-._~+/]+=*$`)
+	refCompact := regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$`)
 	f.Fuzz(func(t *testing.T, header, query string) {
+		for _, s := range []string{header, query} {
+			want := badToken
+			switch {
+			case refCompact.MatchString(s):
+				want = compactJWS
+			case refToken.MatchString(s):
+				want = b64token
+			}
+			if got := classify(s); got != want {
+				t.Fatalf("classify(%q) = %d, reference says %d", s, got, want)
+			}
+		}
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.URL.RawQuery = query
 		if header != "" {
@@ -163,4 +180,21 @@ func FuzzExtractBearer(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestASCIIClass(t *testing.T) {
+	for c := range 0x80 {
+		var want byte = '0'
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+			want = '2'
+		case c == '.':
+			want = '1'
+		case c == '~', c == '+', c == '/':
+			want = '3'
+		}
+		if asciiClass[c] != want {
+			t.Errorf("class of %q = %c, want %c", rune(c), asciiClass[c], want)
+		}
+	}
 }
