@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lestrrat-go/httprc"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -412,4 +414,83 @@ func rawOf(t *testing.T, s signer) any {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+func TestBackgroundRefreshErrorsAreCounted(t *testing.T) {
+	f := newFixture(t)
+	// what the jwk.Cache's refresh loop hands the sink
+	errSink{f.guard}.Error(&httprc.RefreshError{URL: f.jwks.URL, Err: errors.New("connection refused")})
+	errSink{f.guard}.Error(errors.New("not a refresh error"))
+	if got := f.refreshes("error"); got != 1 {
+		t.Fatalf("jwks_refresh{issuer=%s,result=error} = %v, want 1", idpIssuer, got)
+	}
+	if got := testutil.ToFloat64(f.metrics.jwksRefresh.WithLabelValues("unknown", "error")); got != 1 {
+		t.Fatalf("jwks_refresh{issuer=unknown,result=error} = %v, want 1", got)
+	}
+}
+
+func TestDefaultsWithoutOptions(t *testing.T) {
+	s := edSigner(t, "d")
+	cfg := testConfig("")
+	cfg.TrustedIssuers = []config.TrustedIssuer{{
+		Issuer:   "https://inline.example",
+		JWKS:     string(jwksJSON(t, s)),
+		Audience: config.StringOrSet{idpAudience},
+		// Algorithms left empty: RS256 only, so the EdDSA key is unusable
+	}}
+	if _, err := NewGuard(t.Context(), cfg, Options{}); err == nil || !strings.Contains(err.Error(), "no usable signing keys") {
+		t.Fatalf("NewGuard = %v, want the EdDSA key refused under the RS256 default", err)
+	}
+	cfg.TrustedIssuers[0].Algorithms = []string{"EdDSA"}
+	g, err := NewGuard(t.Context(), cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := claims("https://inline.example")
+	now := time.Now()
+	c["iat"], c["exp"] = now.Unix(), now.Add(time.Minute).Unix()
+	if _, err := g.Check(bearerRequest(mint(t, s, c)), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Reloads and key swaps while requests run: no request may fail, and the
+// race detector must stay quiet.
+func TestConcurrentUpdates(t *testing.T) {
+	f := newFixture(t)
+	toks := []string{mint(t, f.rsa, claims(idpIssuer)), mint(t, f.ec, claims(idpIssuer)), mint(t, f.local, claims(localIssuer))}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 4 {
+		wg.Go(func() {
+			for j := 0; ; j++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := f.guard.Check(bearerRequest(toks[(i+j)%len(toks)]), nil); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	for i := range 200 {
+		cfg := testConfig(f.jwks.URL)
+		cfg.TokenCacheSize = 10 + i
+		if err := f.guard.Update(cfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.guard.SetLocalKeys(publicSet(t, f.local)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("request failed during reload: %v", err)
+	}
 }

@@ -128,6 +128,9 @@ func readKey(k jwk.Key, o ringOptions) (*ringKey, error) {
 		if err := pairs(alg, raw); err != nil {
 			return nil, err
 		}
+		if len(o.algs) > 0 && !slices.Contains(o.algs, alg) {
+			return nil, fmt.Errorf("alg %s is not configured for the issuer", alg)
+		}
 		rk.alg = alg
 		return rk, nil
 	}
