@@ -1,0 +1,257 @@
+// Package issuer is the gateway's OAuth 2.0 authorization server: the token
+// endpoint and its grants, token revocation (RFC 7009) and introspection
+// (RFC 7662), discovery (RFC 8414, JWKS), and the signing keys.
+//
+// Each grant is one file implementing Grant, listed in one table; errors are
+// RFC 6749 values written by one writer.
+package issuer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/clearance-gw/clearance/authz/secret"
+	"github.com/clearance-gw/clearance/authz/store"
+	"github.com/clearance-gw/clearance/config"
+)
+
+// Store is the part of the store the issuer uses.
+type Store interface {
+	GetClient(ctx context.Context, id string) (store.Client, error)
+	GetUser(ctx context.Context, name string) (store.User, error)
+	CreateSession(ctx context.Context, s store.Session, first *store.RefreshToken) error
+	GetSession(ctx context.Context, id string) (store.Session, error)
+	GetRefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error)
+	RotateRefresh(ctx context.Context, clientID string, oldHash []byte, next store.RefreshToken, now time.Time) (store.Session, error)
+	ConsumeCode(ctx context.Context, hash []byte, now time.Time) (store.AuthCode, error)
+	RevokeSession(ctx context.Context, id string, now time.Time) error
+	RevokeJTI(ctx context.Context, jti string, exp time.Time) error
+	CountActiveSessions(ctx context.Context, now time.Time) (int64, error)
+}
+
+// Revocations is the in-memory revocation set the guard reads
+// (authz/revocation.Set): the issuer adds what it revokes so the proxy
+// refuses it at once, and consults it when introspecting.
+type Revocations interface {
+	Add(r store.Revocation)
+	Revoked(jti, sessionID string) bool
+}
+
+// Options are the optional parts of a Server.
+type Options struct {
+	Now         func() time.Time // time.Now when nil
+	Logger      *slog.Logger     // discarded when nil
+	Metrics     *Metrics         // none when nil
+	Revocations Revocations      // required for revocations to reach the proxy at once
+}
+
+// Server is the authorization server.
+type Server struct {
+	config  atomic.Pointer[config.Config]
+	st      Store
+	keys    *Keyring
+	now     func() time.Time
+	log     *slog.Logger
+	metrics *Metrics
+	revs    Revocations
+	grants  map[string]Grant
+}
+
+// New returns a Server issuing tokens for cfg, signed by keys.
+func New(cfg *config.Config, st Store, keys *Keyring, opts Options) (*Server, error) {
+	if cfg == nil || st == nil || keys == nil {
+		return nil, errors.New("issuer: config, store and keyring are required")
+	}
+	s := &Server{st: st, keys: keys, now: opts.Now, log: opts.Logger, metrics: opts.Metrics, revs: opts.Revocations}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("component", "issuer")
+	if s.revs == nil {
+		s.revs = noRevocations{}
+	}
+	s.grants = map[string]Grant{
+		"client_credentials": clientCredentials{s},
+		"password":           passwordGrant{s},
+		"refresh_token":      refreshGrant{s},
+		"authorization_code": codeGrant{s},
+		"a2a":                a2aGrant{s},
+		"admin":              adminGrant{s},
+	}
+	s.config.Store(cfg)
+	return s, nil
+}
+
+// Update swaps in a reloaded config; requests in flight keep the old one.
+func (s *Server) Update(cfg *config.Config) { s.config.Store(cfg) }
+
+func (s *Server) cfg() *config.Config { return s.config.Load() }
+
+// GrantTypes lists the grants the token endpoint knows, sorted.
+func (s *Server) GrantTypes() []string {
+	out := make([]string, 0, len(s.grants))
+	for g := range s.grants {
+		out = append(out, g)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Route is one endpoint of the authorization server, at an exact path.
+type Route struct {
+	Name    string
+	Pattern string
+	Handler http.Handler
+}
+
+// Routes returns the endpoints to mount on the public listener.
+func (s *Server) Routes() []Route {
+	return []Route{
+		{Name: "token", Pattern: s.cfg().Endpoints.Token, Handler: http.HandlerFunc(s.serveToken)},
+		{Name: "jwks", Pattern: JWKSPath, Handler: http.HandlerFunc(s.serveJWKS)},
+		{Name: "metadata", Pattern: MetadataPath, Handler: http.HandlerFunc(s.serveMetadata)},
+		{Name: "revoke", Pattern: RevokePath, Handler: http.HandlerFunc(s.serveRevoke)},
+		{Name: "introspect", Pattern: IntrospectPath, Handler: http.HandlerFunc(s.serveIntrospect)},
+	}
+}
+
+// Handler returns a handler serving every route (for tests and tools).
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, r := range s.Routes() {
+		mux.Handle(r.Pattern, r.Handler)
+	}
+	return mux
+}
+
+// Run updates the active-sessions gauge every interval until ctx is done.
+func (s *Server) Run(ctx context.Context, interval time.Duration) {
+	if s.metrics == nil {
+		return
+	}
+	if interval <= 0 {
+		interval = 15 * time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		s.countSessions(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) countSessions(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	n, err := s.st.CountActiveSessions(ctx, s.now())
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.WarnContext(ctx, "count active sessions", "error", err)
+		}
+		return
+	}
+	s.metrics.sessions.Set(float64(n))
+}
+
+type noRevocations struct{}
+
+func (noRevocations) Add(store.Revocation)     {}
+func (noRevocations) Revoked(_, _ string) bool { return false }
+
+// newID returns 128 random bits, base64url: jti and session ids.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// accessTTL is the lifetime of the client's access tokens.
+func accessTTL(cfg *config.Config, c store.Client) time.Duration {
+	if c.AccessTTL > 0 {
+		return c.AccessTTL
+	}
+	return cfg.Tokens.AccessTTL.D()
+}
+
+// refreshTTL is the lifetime of the client's refresh tokens.
+func refreshTTL(cfg *config.Config, c store.Client) time.Duration {
+	if c.RefreshTTL > 0 {
+		return c.RefreshTTL
+	}
+	return cfg.Tokens.RefreshTTL.D()
+}
+
+// accessToken is what mint needs to know.
+type accessToken struct {
+	jti       string // generated when ""
+	clientID  string
+	subject   string
+	scope     string
+	sessionID string
+	actor     string // act.sub, admin grant
+	issuedAt  time.Time
+	expiresAt time.Time
+}
+
+// mint signs an access token as SPEC §3 shapes it.
+func (s *Server) mint(cfg *config.Config, a *accessToken) (string, error) {
+	if a.jti == "" {
+		a.jti = newID()
+	}
+	b := jwt.NewBuilder().
+		Issuer(cfg.Issuer).
+		Subject(a.subject).
+		Audience([]string{cfg.Tokens.Audience}).
+		IssuedAt(a.issuedAt).
+		Expiration(a.expiresAt).
+		JwtID(a.jti).
+		Claim("client_id", a.clientID).
+		Claim("scope", a.scope)
+	if a.sessionID != "" {
+		b = b.Claim("sid", a.sessionID)
+	}
+	if a.actor != "" {
+		b = b.Claim("act", map[string]string{"sub": a.actor})
+	}
+	tok, err := b.Build()
+	if err != nil {
+		return "", fmt.Errorf("build token: %w", err)
+	}
+	signed, err := s.keys.Sign(tok)
+	if err != nil {
+		return "", err
+	}
+	return string(signed), nil
+}
+
+// verifySecret reports whether one of the candidate secrets hashes to hash,
+// in constant time per candidate.
+func verifySecret(hash []byte, candidates ...string) bool {
+	ok := false
+	for i, c := range candidates {
+		if c == "" || (i > 0 && c == candidates[i-1]) {
+			continue
+		}
+		if secret.EqualHash(hash, secret.HashSecret(c)) {
+			ok = true
+		}
+	}
+	return ok
+}

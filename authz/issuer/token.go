@@ -1,0 +1,298 @@
+package issuer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/clearance-gw/clearance/authz/secret"
+	"github.com/clearance-gw/clearance/authz/store"
+	"github.com/clearance-gw/clearance/config"
+)
+
+// Grant issues tokens for one grant type (one file per grant).
+type Grant interface {
+	// Public reports whether a public client (no secret) may use it.
+	Public() bool
+	// FirstParty reports whether only first-party clients may use it.
+	FirstParty() bool
+	// Issue handles an authenticated request whose client may use the
+	// grant. Failures are *Error values; anything else is a server error.
+	Issue(ctx context.Context, req *tokenRequest) (*tokenResponse, error)
+}
+
+// tokenRequest is one token request after client authentication.
+type tokenRequest struct {
+	cfg    *config.Config
+	grant  string
+	client store.Client
+	params params
+	now    time.Time
+}
+
+// tokenResponse is the RFC 6749 §5.1 body, plus what the log line names.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope"`
+
+	subject   string
+	sessionID string
+}
+
+// serveToken is the token endpoint.
+func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		s.writeError(ctx, w, "token request", ErrInvalidRequest.WithStatus(http.StatusMethodNotAllowed).
+			WithDescription("the token endpoint accepts only POST"))
+		return
+	}
+	p, err := readParams(w, r)
+	if err != nil {
+		s.writeError(ctx, w, "token request", err)
+		return
+	}
+	gt := p.get("grant_type")
+	g, known := s.grants[gt]
+	client, authenticated, err := s.authenticate(ctx, r, p)
+	if err != nil {
+		s.writeError(ctx, w, "token request", err, "grant", grantLabel(gt, known))
+		return
+	}
+	attrs := []any{"grant", grantLabel(gt, known), "client_id", client.ID}
+	if err := s.admit(gt, g, known, client, authenticated); err != nil {
+		s.writeError(ctx, w, "token request", err, attrs...)
+		return
+	}
+	req := &tokenRequest{cfg: s.cfg(), grant: gt, client: client, params: p, now: s.now().UTC().Truncate(time.Second)}
+	resp, err := g.Issue(ctx, req)
+	if err != nil {
+		s.writeError(ctx, w, "token request", err, attrs...)
+		return
+	}
+	resp.TokenType = "Bearer"
+	body, err := json.Marshal(resp)
+	if err != nil {
+		s.writeError(ctx, w, "token request", fmt.Errorf("encode token response: %w", err), attrs...)
+		return
+	}
+	s.metrics.issued(gt)
+	s.log.InfoContext(ctx, "token issued", append(attrs, "sub", resp.subject, "scope", resp.Scope,
+		"sid", resp.sessionID, "expires_in", resp.ExpiresIn, "refresh_token", resp.RefreshToken != "")...)
+	writeJSON(w, http.StatusOK, body)
+}
+
+// grantLabel names the grant in logs: unknown values are not echoed.
+func grantLabel(gt string, known bool) string {
+	switch {
+	case known:
+		return gt
+	case gt == "":
+		return "none"
+	}
+	return "unknown"
+}
+
+// admit checks that the client may use the grant.
+func (s *Server) admit(gt string, g Grant, known bool, c store.Client, authenticated bool) error {
+	switch {
+	case gt == "":
+		return ErrInvalidRequest.WithDescription("grant_type is required")
+	case !known:
+		return ErrUnsupportedGrantType.WithDescription("grant type " + quoteParam(gt) + " is not supported")
+	case !authenticated && !g.Public():
+		return ErrUnauthorizedClient.WithDescription("a public client cannot use the " + gt + " grant")
+	case !slices.Contains(c.Grants, gt):
+		return ErrUnauthorizedClient.WithDescription("the " + gt + " grant is not enabled for this client")
+	case g.FirstParty() && !c.FirstParty:
+		return ErrUnauthorizedClient.WithDescription("the " + gt + " grant is for first-party clients only")
+	}
+	return nil
+}
+
+// errBadClient is the one answer for an unknown client and a wrong
+// secret, so neither can be told from the other.
+var errBadClient = ErrInvalidClient.WithDescription("unknown client or wrong client secret")
+
+// authenticate finds the client of a request: HTTP Basic (RFC 6749
+// §2.3.1, form-decoded, else raw) or client_id and client_secret in the
+// body, never both. authenticated is false for a public client that sent
+// only its id; the caller decides whether the grant allows that.
+func (s *Server) authenticate(ctx context.Context, r *http.Request, p params) (c store.Client, authenticated bool, err error) {
+	bodyID, bodySecret := p.get("client_id"), p.get("client_secret")
+	var ids, secrets []string
+	switch hdrs := r.Header.Values("Authorization"); {
+	case len(hdrs) > 1:
+		return c, false, ErrInvalidRequest.WithDescription("more than one Authorization header")
+	case len(hdrs) == 1:
+		creds, ok := parseBasic(hdrs[0])
+		if !ok {
+			return c, false, ErrInvalidClient.WithDescription("the Authorization header must carry HTTP Basic client credentials")
+		}
+		if bodySecret != "" {
+			return c, false, ErrInvalidRequest.WithDescription("client credentials are given both in the Authorization header and in the body")
+		}
+		if bodyID != "" && bodyID != creds.id && bodyID != creds.rawID {
+			return c, false, ErrInvalidRequest.WithDescription("client_id in the body differs from the Authorization header")
+		}
+		ids, secrets = []string{creds.id, creds.rawID}, []string{creds.secret, creds.rawSecret}
+	case bodyID != "":
+		ids, secrets = []string{bodyID}, []string{bodySecret}
+	default:
+		return c, false, ErrInvalidClient.WithDescription("client authentication is required")
+	}
+
+	c, err = s.st.GetClient(ctx, ids[0])
+	if errors.Is(err, store.ErrNotFound) && len(ids) > 1 && ids[1] != ids[0] {
+		c, err = s.st.GetClient(ctx, ids[1])
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return c, false, errBadClient
+	}
+	if err != nil {
+		return c, false, fmt.Errorf("get client: %w", err)
+	}
+	given := slices.ContainsFunc(secrets, func(s string) bool { return s != "" })
+	if len(c.SecretHash) == 0 {
+		if given {
+			return c, false, errBadClient
+		}
+		return c, false, nil
+	}
+	if !given {
+		return c, false, ErrInvalidClient.WithDescription("client secret is required")
+	}
+	if !verifySecret(c.SecretHash, secrets...) {
+		return c, false, errBadClient
+	}
+	return c, true, nil
+}
+
+// resolveScope checks the requested scopes against allowed; none requested
+// means all of allowed. It returns the granted scope string.
+func resolveScope(req *tokenRequest, allowed []string) (string, error) {
+	want, given := req.params.scope()
+	if !given {
+		return strings.Join(allowed, " "), nil
+	}
+	var out []string
+	for _, sc := range want {
+		if !slices.Contains(allowed, sc) {
+			return "", ErrInvalidScope.WithStatus(invalidScopeStatus(req.cfg)).
+				WithDescription("scope " + quoteParam(sc) + " is not allowed for this client")
+		}
+		if !slices.Contains(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	return strings.Join(out, " "), nil
+}
+
+func invalidScopeStatus(cfg *config.Config) int {
+	if cfg.Tokens.InvalidScopeStatus == http.StatusUnauthorized {
+		return http.StatusUnauthorized
+	}
+	return http.StatusBadRequest
+}
+
+// session describes a session to create together with its first token.
+type session struct {
+	id       string // generated when ""
+	kind     string
+	subject  string
+	scope    string
+	actor    string
+	accessTT time.Duration
+	refresh  bool          // issue a first refresh token
+	lifetime time.Duration // session lifetime (refresh TTL); at least the access token's
+}
+
+// issueSession mints an access token in a new session and stores the
+// session (and its first refresh token) in one transaction: on failure
+// nothing is stored and no token is returned.
+func (s *Server) issueSession(ctx context.Context, req *tokenRequest, ss session) (*tokenResponse, error) {
+	if ss.id == "" {
+		ss.id = newID()
+	}
+	at := &accessToken{clientID: req.client.ID, subject: ss.subject, scope: ss.scope, sessionID: ss.id,
+		actor: ss.actor, issuedAt: req.now, expiresAt: req.now.Add(ss.accessTT)}
+	signed, err := s.mint(req.cfg, at)
+	if err != nil {
+		return nil, err
+	}
+	sess := store.Session{ID: ss.id, ClientID: req.client.ID, Subject: ss.subject, Scope: ss.scope, Kind: ss.kind,
+		CreatedAt: req.now, ExpiresAt: latest(req.now.Add(ss.lifetime), at.expiresAt)}
+	resp := &tokenResponse{AccessToken: signed, ExpiresIn: seconds(ss.accessTT), Scope: ss.scope,
+		subject: ss.subject, sessionID: ss.id}
+	var first *store.RefreshToken
+	if ss.refresh {
+		rt, err := secret.NewToken()
+		if err != nil {
+			return nil, err
+		}
+		first = &store.RefreshToken{Hash: secret.HashSecret(rt), AccessJTI: at.jti, AccessExpiresAt: at.expiresAt,
+			CreatedAt: req.now, ExpiresAt: sess.ExpiresAt}
+		resp.RefreshToken = rt
+	}
+	switch err := s.st.CreateSession(ctx, sess, first); {
+	case errors.Is(err, store.ErrRevoked):
+		return nil, ErrInvalidGrant.WithDescription("the grant was revoked")
+	case errors.Is(err, store.ErrNotFound):
+		return nil, ErrInvalidClient.WithDescription("the client no longer exists")
+	case err != nil:
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	return resp, nil
+}
+
+// plainToken mints an access token outside any session.
+func (s *Server) plainToken(req *tokenRequest, subject, scope string, ttl time.Duration) (*tokenResponse, error) {
+	at := &accessToken{clientID: req.client.ID, subject: subject, scope: scope,
+		issuedAt: req.now, expiresAt: req.now.Add(ttl)}
+	signed, err := s.mint(req.cfg, at)
+	if err != nil {
+		return nil, err
+	}
+	return &tokenResponse{AccessToken: signed, ExpiresIn: seconds(ttl), Scope: scope, subject: subject}, nil
+}
+
+// authenticateUser checks the username and password parameters.
+func (s *Server) authenticateUser(ctx context.Context, p params) (store.User, error) {
+	name, pw := p.get("username"), p.get("password")
+	if name == "" || pw == "" {
+		return store.User{}, ErrInvalidRequest.WithDescription("username and password are required")
+	}
+	u, err := s.st.GetUser(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return u, ErrInvalidGrant.WithDescription("wrong username or password")
+	}
+	if err != nil {
+		return u, fmt.Errorf("get user: %w", err)
+	}
+	ok, err := secret.VerifyPassword(u.PasswordHash, pw)
+	if err != nil {
+		return u, fmt.Errorf("verify password of %q: %w", name, err)
+	}
+	if !ok {
+		return u, ErrInvalidGrant.WithDescription("wrong username or password")
+	}
+	return u, nil
+}
+
+func seconds(d time.Duration) int64 { return int64(d / time.Second) }
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
