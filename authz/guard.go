@@ -137,7 +137,8 @@ func NewGuard(ctx context.Context, cfg *config.Config, opts Options) (*Guard, er
 
 // Check decides whether r may use route: it returns the token's principal
 // or an *Error for WriteError. A nil route only authenticates. A public
-// route needs no token and yields the zero Principal.
+// route needs no token and yields the zero Principal. The returned
+// Principal's Scopes may be shared with the verified-token cache: read only.
 func (g *Guard) Check(r *http.Request, route *config.Route) (Principal, error) {
 	if route != nil && route.Public {
 		return Principal{}, nil
