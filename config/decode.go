@@ -49,9 +49,22 @@ func newDecoder(file string, lookup func(string) (string, bool)) *decoder {
 	}
 }
 
+// maxProblems bounds the problems reported for one file: past it, more
+// lines help no one and cost memory.
+const maxProblems = 500
+
 func (d *decoder) addf(n *yaml.Node, format string, args ...any) {
-	d.probs = append(d.probs, problemAt(d.file, n, fmt.Sprintf(format, args...)))
+	switch {
+	case len(d.probs) < maxProblems:
+		d.probs = append(d.probs, problemAt(d.file, n, fmt.Sprintf(format, args...)))
+	case len(d.probs) == maxProblems:
+		d.probs = append(d.probs, problemAt(d.file, n, fmt.Sprintf("too many problems: stopped after %d", maxProblems)))
+		d.exhausted = true
+	}
 }
+
+// full reports whether no more problems will be recorded.
+func (d *decoder) full() bool { return len(d.probs) >= maxProblems }
 
 // problemAt builds a Problem at n's position (1:1 if n is unknown).
 func problemAt(file string, n *yaml.Node, msg string) Problem {
@@ -226,6 +239,9 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) result {
 		if isMerge(k) {
 			continue
 		}
+		if !d.step(k) {
+			return failed
+		}
 		if k.Kind != yaml.ScalarNode {
 			d.addf(k, "%s: a key must be a plain name, got %s", orRoot(path), kindName(k))
 			continue
@@ -241,6 +257,9 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) result {
 			msg := fmt.Sprintf("unknown key %s", quote(name))
 			if path != "" {
 				msg += " in " + path
+			}
+			if d.full() {
+				continue
 			}
 			if s := suggest(name, fields); s != "" {
 				msg += fmt.Sprintf(" (did you mean %s?)", quote(s))
@@ -298,6 +317,9 @@ func fieldsOf(t reflect.Type) map[string]int {
 func suggest(name string, fields map[string]int) string {
 	best, bestD := "", 3
 	for f := range fields {
+		if len(name) > len(f)+2 || len(f) > len(name)+2 {
+			continue
+		}
 		if dist := editDistance(name, f); dist < bestD || (dist == bestD && f < best) {
 			best, bestD = f, dist
 		}

@@ -22,6 +22,7 @@ func testEnv() func(string) (string, bool) {
 		"HOST":         "api.example.com",
 		"PORT":         "9443",
 		"SIZE":         "500",
+		"BOOL":         "true",
 	})
 }
 

@@ -52,10 +52,17 @@ func FormatProblems(err error) string {
 }
 
 // tidy sorts problems by position (stable, so problems at one node keep
-// their order) and drops exact duplicates, which merge keys can produce.
+// their order), drops exact duplicates, which merge keys can produce, and
+// keeps at most maxProblems.
 func tidy(ps []Problem) Problems {
 	slices.SortStableFunc(ps, func(a, b Problem) int {
 		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
 	})
-	return Problems(slices.Compact(ps))
+	ps = slices.Compact(ps)
+	if len(ps) > maxProblems+1 {
+		next := ps[maxProblems]
+		next.Msg = fmt.Sprintf("too many problems: stopped after %d", maxProblems)
+		ps = append(ps[:maxProblems], next)
+	}
+	return Problems(ps)
 }
