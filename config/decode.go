@@ -258,11 +258,10 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) result {
 			if path != "" {
 				msg += " in " + path
 			}
-			if d.full() {
-				continue
-			}
-			if s := suggest(name, fields); s != "" {
-				msg += fmt.Sprintf(" (did you mean %s?)", quote(s))
+			if !d.full() { // past the problem cap, skip the suggestion's cost
+				if s := suggest(name, fields); s != "" {
+					msg += fmt.Sprintf(" (did you mean %s?)", quote(s))
+				}
 			}
 			d.addf(k, "%s", msg)
 			continue

@@ -280,3 +280,19 @@ func TestAliasExpansionIsBounded(t *testing.T) {
 		}
 	}
 }
+
+func TestProblemsAreCapped(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	for i := range 2 * maxProblems {
+		fmt.Fprintf(&b, "unknown_%d: x\n", i)
+	}
+	_, ps := parseString(t, b.String())
+	if len(ps) != maxProblems+1 {
+		t.Fatalf("got %d problems, want %d", len(ps), maxProblems+1)
+	}
+	last := ps[maxProblems]
+	if want := fmt.Sprintf("t.yaml:%d:1: too many problems: stopped after %d", maxProblems+1, maxProblems); last.String() != want {
+		t.Errorf("last problem = %s, want %s", last, want)
+	}
+}
