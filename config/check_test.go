@@ -144,3 +144,47 @@ func TestRevalidateChecksConfigsBuiltInCode(t *testing.T) {
 		t.Errorf("Revalidate = %v, want\n%s", err, want)
 	}
 }
+
+func TestValidateClient(t *testing.T) {
+	t.Parallel()
+	c := mustParse(t, "profile: capa\n")
+	tests := []struct {
+		name      string
+		cl        Client
+		hasSecret bool
+		want      []string // every line of the joined error, in order; nil: valid
+	}{
+		{"backend with a generated secret", Client{ID: "charts backend", Name: "Charts", Grants: []string{"client_credentials"}, Scopes: []string{"user"}}, true, nil},
+		{"public browser app", Client{ID: "spa", Name: "SPA", Grants: []string{"authorization_code", "refresh_token"},
+			RedirectURIs: []string{"https://app.example/cb"}, AllowedOrigins: []string{"https://app.example"}}, false, nil},
+		{"every mistake at once", Client{ID: "Bad_ID", Grants: []string{"client_credentials", "magic", "password", "implicit"},
+			Scopes: []string{"user", "charts"}, AllowedOrigins: []string{"*"}}, false, []string{
+			`id: "Bad_ID": a client id is 1 to 64 lower-case letters, digits, dashes and spaces, not starting or ending with a space`,
+			"name: required",
+			`grants[1]: unknown grant "magic" (known: client_credentials, authorization_code, refresh_token, password, implicit, a2a, admin)`,
+			"grants[2]: grant password is for first-party clients only: set first_party: true",
+			"secret: required for the client_credentials grant",
+			`scopes[1]: unknown scope "charts": declare it under scopes:`,
+			"redirect_uris: the implicit grant needs at least one redirect URI",
+			`allowed_origins[0]: the wildcard origin "*" is not allowed: list each origin`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := ValidateClient(c, tt.cl, tt.hasSecret)
+			if tt.want == nil {
+				if err != nil {
+					t.Errorf("ValidateClient: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("ValidateClient accepted the client")
+			}
+			if got := strings.Split(err.Error(), "\n"); !slices.Equal(got, tt.want) {
+				t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
