@@ -104,7 +104,7 @@ func run(ctx context.Context, configPath string, check bool, out io.Writer) erro
 		{"Charts with the narrow token", gw + "/v1/charts/EDDF", narrow, 200},
 	}
 	fmt.Fprintf(out, "Clearance is running.\n  gateway:    %s\n  admin:      http://%s/metrics\n  sample API: http://%s (behind the gateway)\n\n", gw, addrs.Admin, upstreamAddr)
-	fmt.Fprintf(out, "Two demo access tokens (valid 1 hour):\n  TOKEN=%s\n  NARROW=%s\n\n", full, narrow)
+	fmt.Fprintf(out, "Two demo access tokens (valid 1 hour); paste these lines into your shell:\n  export TOKEN=%s\n  export NARROW=%s\n\n", full, narrow)
 	for _, c := range calls {
 		fmt.Fprintf(out, "# %s (expect %d)\n%s\n\n", c.title, c.want, c.curl(full, narrow))
 	}
@@ -182,14 +182,14 @@ func serve(ctx context.Context, addr string, h http.Handler) error {
 	return nil
 }
 
-// demoIssuer signs demo tokens with an Ed25519 key made at start and
+// issuerKeys signs demo tokens with an Ed25519 key made at start and
 // publishes its public key as a JWKS.
-type demoIssuer struct {
+type issuerKeys struct {
 	key  jwk.Key
 	jwks []byte
 }
 
-func newDemoIssuer() (*demoIssuer, error) {
+func newDemoIssuer() (*issuerKeys, error) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, err
@@ -210,10 +210,10 @@ func newDemoIssuer() (*demoIssuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &demoIssuer{key: k, jwks: b}, nil
+	return &issuerKeys{key: k, jwks: b}, nil
 }
 
-func (d *demoIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (d *issuerKeys) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/demo-issuer/jwks.json" {
 		http.NotFound(w, r)
 		return
@@ -222,7 +222,7 @@ func (d *demoIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(d.jwks)
 }
 
-func (d *demoIssuer) mint(client, scope string, ttl time.Duration) (string, error) {
+func (d *issuerKeys) mint(client, scope string, ttl time.Duration) (string, error) {
 	now := time.Now()
 	tok, err := jwt.NewBuilder().Issuer(demoIssuer).Subject(client).Audience([]string{audience}).
 		IssuedAt(now).Expiration(now.Add(ttl)).JwtID(fmt.Sprint(now.UnixNano())).
