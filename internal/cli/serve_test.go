@@ -133,10 +133,17 @@ func (s *syncBuffer) String() string {
 
 func startGateway(t testing.TB, configPath string) *runningGateway {
 	t.Helper()
+	logs := &syncBuffer{}
+	return startGatewayLogging(t, configPath, logs, logs)
+}
+
+// startGatewayLogging runs serve with its log going to logw.
+func startGatewayLogging(t testing.TB, configPath string, logs *syncBuffer, logw io.Writer) *runningGateway {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &runningGateway{reload: make(chan struct{}, 1), cancel: cancel, done: make(chan int, 1), logs: &syncBuffer{}}
+	g := &runningGateway{reload: make(chan struct{}, 1), cancel: cancel, done: make(chan int, 1), logs: logs}
 	started := make(chan Addrs, 1)
-	env := Env{Stdout: io.Discard, Stderr: g.logs, Now: time.Now, Reload: g.reload,
+	env := Env{Stdout: io.Discard, Stderr: logw, Now: time.Now, Reload: g.reload,
 		LookupEnv: func(string) (string, bool) { return "", false },
 		Started:   func(a Addrs) { started <- a }}
 	go func() { g.done <- Run(ctx, []string{"serve", "--config", configPath}, env) }()
