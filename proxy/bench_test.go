@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,7 +18,8 @@ import (
 // access log to io.Discard, metrics on a private registry) with a bare
 // httputil.ReverseProxy using an equally tuned transport. Both call
 // ServeHTTP with an httptest.ResponseRecorder and do a real HTTP round trip
-// to the same httptest upstream over loopback.
+// to the same httptest upstream over loopback. The concurrent pair sends
+// 32 requests at once per iteration and reports req/s.
 func BenchmarkProxyServeHTTP(b *testing.B) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -43,6 +46,10 @@ func BenchmarkProxyServeHTTP(b *testing.B) {
 		Transport: tr,
 	}
 
+	// barePooled is bare plus the gateway's copy-buffer pool, to separate
+	// the pool's gain from the gateway's own cost.
+	barePooled := &httputil.ReverseProxy{Rewrite: bare.Rewrite, Transport: tr, BufferPool: &bufferPool{}}
+
 	run := func(b *testing.B, handler http.Handler, auth bool) {
 		req := httptest.NewRequest(http.MethodGet, "http://gateway.example/mapdata/eddf?format=json", nil)
 		if auth {
@@ -57,6 +64,40 @@ func BenchmarkProxyServeHTTP(b *testing.B) {
 			}
 		}
 	}
+	// concurrent sends 32 requests at once per iteration, so the machine's
+	// cores, not loopback latency, bound the throughput.
+	concurrent := func(b *testing.B, handler http.Handler, auth bool) {
+		const fanout = 32
+		reqs := make([]*http.Request, fanout)
+		for i := range reqs {
+			reqs[i] = httptest.NewRequest(http.MethodGet, "http://gateway.example/mapdata/eddf?format=json", nil)
+			if auth {
+				reqs[i].Header.Set("Authorization", "Bearer "+tokAlice)
+			}
+		}
+		var failed atomic.Int64
+		b.ReportAllocs()
+		for b.Loop() {
+			var wg sync.WaitGroup
+			for _, req := range reqs {
+				wg.Go(func() {
+					rec := httptest.NewRecorder()
+					handler.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK {
+						failed.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+		}
+		if n := failed.Load(); n > 0 {
+			b.Fatalf("%d requests failed", n)
+		}
+		b.ReportMetric(float64(b.N*fanout)/b.Elapsed().Seconds(), "req/s")
+	}
 	b.Run("bare", func(b *testing.B) { run(b, bare, false) })
 	b.Run("gateway", func(b *testing.B) { run(b, h, true) })
+	b.Run("bare-concurrent32", func(b *testing.B) { concurrent(b, bare, false) })
+	b.Run("bare-pooled-concurrent32", func(b *testing.B) { concurrent(b, barePooled, false) })
+	b.Run("gateway-concurrent32", func(b *testing.B) { concurrent(b, h, true) })
 }

@@ -388,18 +388,26 @@ func (h *Handler) rewrite(rt *route, pr *httputil.ProxyRequest) {
 	if ex == nil {
 		return
 	}
+	// One backing array for every value set here; each header gets a
+	// full slice expression so an append cannot spill into its neighbour.
+	vals := make([]string, 0, 4)
+	set := func(k, v string) {
+		vals = append(vals, v)
+		n := len(vals)
+		hd[k] = vals[n-1 : n : n]
+	}
 	if ex.authed {
 		if v := ex.principal.Subject; v != "" {
-			hd["X-Auth-Subject"] = []string{v}
+			set("X-Auth-Subject", v)
 		}
 		if v := ex.principal.ClientID; v != "" {
-			hd["X-Auth-Client-Id"] = []string{v}
+			set("X-Auth-Client-Id", v)
 		}
 		if len(ex.principal.Scopes) > 0 {
-			hd["X-Auth-Scope"] = []string{ex.principal.Scopes.String()}
+			set("X-Auth-Scope", ex.principal.Scopes.String())
 		}
 	}
-	hd["X-Request-Id"] = []string{ex.id}
+	set("X-Request-Id", ex.id)
 }
 
 const (

@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -127,5 +129,58 @@ func TestReloadKeepsUnchangedTransports(t *testing.T) {
 		if v.MaxIdleConnsPerHost != 8 {
 			t.Errorf("MaxIdleConnsPerHost %d", v.MaxIdleConnsPerHost)
 		}
+	}
+}
+
+// TestUpstreamConnectionsReused checks the tuned transport keeps an idle
+// connection per concurrent client. Each phase holds 16 requests at the
+// upstream at once, so it needs 16 connections; with Go's default of 2 idle
+// connections per host every later phase would dial at least 14 anew.
+func TestUpstreamConnectionsReused(t *testing.T) {
+	const clients, phases = 16, 3
+	var conns atomic.Int64
+	var arrived sync.WaitGroup
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived.Done()
+		arrived.Wait() // all of the phase's requests are in flight together
+		io.WriteString(w, "x")
+	}))
+	up.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	up.Start()
+	t.Cleanup(up.Close)
+	h, err := New(testConfig(testRoute("m", "/m/", up.URL)), testGuard(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.CloseIdleConnections)
+
+	for range phases {
+		arrived.Add(clients)
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		for range clients {
+			wg.Go(func() {
+				req := httptest.NewRequest(http.MethodGet, "http://gateway/m/x", nil)
+				req.Header.Set("Authorization", "Bearer "+tokAlice)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					failed.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if failed.Load() > 0 {
+			t.Fatalf("%d requests failed", failed.Load())
+		}
+	}
+	// A connection goes back to the pool a moment after its response, so
+	// allow a few redials; a 2-connection pool would need at least 44.
+	if n := conns.Load(); n > clients+clients/2 {
+		t.Errorf("%d upstream connections for %d phases of %d concurrent requests", n, phases, clients)
 	}
 }
