@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/clearance-gw/clearance/authz"
@@ -23,6 +24,8 @@ type exchange struct {
 	principal authz.Principal
 	authed    bool
 	authErr   string // reason of a refused token, for the log
+
+	allowOrigin string // CORS origin to allow on the response, "" for none
 
 	proxied  bool
 	upstream time.Duration
@@ -59,8 +62,17 @@ func (e *exchange) WriteHeader(code int) {
 	}
 	e.wroteHeader = true
 	e.status = code
-	// Set, not Add: an upstream's own X-Request-Id is replaced by ours.
-	e.w.Header().Set("X-Request-Id", e.id)
+	// Set, not Add: an upstream's own X-Request-Id (and CORS answer) is
+	// replaced by ours.
+	h := e.w.Header()
+	h.Set("X-Request-Id", e.id)
+	if e.allowOrigin != "" {
+		h.Set("Access-Control-Allow-Origin", e.allowOrigin)
+		h.Set("Access-Control-Expose-Headers", "X-Request-Id")
+		if !slices.Contains(h.Values("Vary"), "Origin") {
+			h.Add("Vary", "Origin")
+		}
+	}
 	e.w.WriteHeader(code)
 }
 

@@ -15,6 +15,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -46,6 +47,10 @@ type Options struct {
 	Metrics   *Metrics         // default: none recorded
 	Now       func() time.Time // default: time.Now
 	Endpoints []Endpoint
+	// OriginAllowed reports whether some client registered origin (for CORS
+	// preflights; SPEC: "allowed for that route or any client"). Nil: only
+	// the route's allowed_origins count.
+	OriginAllowed func(ctx context.Context, origin string) bool
 }
 
 // Handler is the gateway's public http.Handler.
@@ -57,6 +62,7 @@ type Handler struct {
 	now     func() time.Time
 	none    *routeMetrics
 	buffers *bufferPool
+	origins func(ctx context.Context, origin string) bool
 
 	table     atomic.Pointer[table]
 	endpoints atomic.Pointer[[]endpoint]
@@ -105,6 +111,7 @@ func New(cfg *config.Config, guard Guard, opts Options) (*Handler, error) {
 		metrics:    opts.Metrics,
 		now:        opts.Now,
 		buffers:    &bufferPool{},
+		origins:    opts.OriginAllowed,
 		transports: map[transportKey]*http.Transport{},
 	}
 	if h.log == nil {
@@ -327,6 +334,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	label, rm = rt.cfg.Name, rt.m
+	origin := r.Header.Get("Origin")
+	if origin != "" && r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" &&
+		h.originAllowed(ctx, rt, origin) {
+		preflight(ex, r, origin)
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, rt.timeout)
 	defer cancel()
 	r = r.WithContext(ctx)
@@ -341,8 +354,36 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ex.principal, ex.authed = p, true
+		// The guard checked the origin against the token's client.
+		ex.allowOrigin = origin
+	} else if origin != "" && slices.Contains(rt.cfg.AllowedOrigins, origin) {
+		ex.allowOrigin = origin
 	}
 	rt.proxy.ServeHTTP(ex, r)
+}
+
+func (h *Handler) originAllowed(ctx context.Context, rt *route, origin string) bool {
+	return slices.Contains(rt.cfg.AllowedOrigins, origin) || (h.origins != nil && h.origins(ctx, origin))
+}
+
+// preflight answers a CORS preflight for an allowed origin; it is never
+// forwarded.
+func preflight(w http.ResponseWriter, r *http.Request, origin string) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+	allow := "Authorization, Content-Type, X-Request-Id"
+	if req := r.Header.Values("Access-Control-Request-Headers"); len(req) > 0 {
+		if v := strings.Join(req, ", "); validHeaderValue(v) && len(v) <= 1024 {
+			allow = v
+		}
+	}
+	h.Set("Access-Control-Allow-Headers", allow)
+	h.Set("Access-Control-Max-Age", "600")
+	h.Add("Vary", "Origin")
+	h.Add("Vary", "Access-Control-Request-Method")
+	h.Add("Vary", "Access-Control-Request-Headers")
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func validScopes(s authz.ScopeSet) bool {
