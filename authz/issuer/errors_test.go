@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -223,5 +224,31 @@ func TestStoreFailureIsAServerError(t *testing.T) {
 	}
 	if r := fx.form(password, auth...); r.status != 200 {
 		t.Fatalf("after recovery: %d %s", r.status, r.raw)
+	}
+}
+
+func TestUpdateAppliesAReloadedConfig(t *testing.T) {
+	fx := newFixture(t)
+	v := url.Values{"grant_type": {"client_credentials"}, "scope": {"nope"}}
+	if r := fx.form(v, "Authorization", basic("backend", backendSecret)); r.status != 400 {
+		t.Fatalf("before: %d %s", r.status, r.raw)
+	}
+	next := *fx.cfg
+	next.Tokens.InvalidScopeStatus = 401
+	next.Clients = slices.Clone(fx.cfg.Clients)
+	next.Clients[0].Secret = "rotated-secret"
+	if err := issuer.UpsertClients(context.Background(), fx.st, &next); err != nil {
+		t.Fatal(err)
+	}
+	fx.srv.Update(&next)
+	if r := fx.form(v, "Authorization", basic("backend", "rotated-secret")); r.status != 401 || r.str("error") != "invalid_scope" {
+		t.Fatalf("after: %d %s", r.status, r.raw)
+	}
+	if r := fx.form(v, "Authorization", basic("backend", backendSecret)); r.str("error") != "invalid_client" {
+		t.Fatalf("old secret after upsert: %d %s", r.status, r.raw)
+	}
+	c, err := fx.st.GetClient(context.Background(), "spa")
+	if err != nil || c.SecretHash != nil {
+		t.Errorf("a client without a secret is not public: %+v, %v", c, err)
 	}
 }

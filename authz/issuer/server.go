@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,6 +66,12 @@ type Server struct {
 	metrics *Metrics
 	revs    Revocations
 	grants  map[string]Grant
+
+	// dummyHash is checked against for unknown users, so a wrong user
+	// name costs what a wrong password does (no user enumeration by
+	// timing). Made on first use.
+	dummyOnce sync.Once
+	dummyHash string
 }
 
 // New returns a Server issuing tokens for cfg, signed by keys.

@@ -273,6 +273,8 @@ func (s *Server) authenticateUser(ctx context.Context, p params) (store.User, er
 	}
 	u, err := s.st.GetUser(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
+		s.dummyOnce.Do(func() { s.dummyHash, _ = secret.HashPassword("unknown user") })
+		_, _ = secret.VerifyPassword(s.dummyHash, pw)
 		return u, ErrInvalidGrant.WithDescription("wrong username or password")
 	}
 	if err != nil {
