@@ -1,0 +1,366 @@
+package portal
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/clearance-gw/clearance/authz/secret"
+	"github.com/clearance-gw/clearance/authz/store"
+	"github.com/clearance-gw/clearance/config"
+)
+
+func clientPath(id string) string { return "/portal/clients/" + url.PathEscape(id) }
+
+type listPage struct {
+	Clients []store.Client
+	ID      string // the New client form, kept on an error
+	Name    string
+	Errors  []string
+	Notice  string
+}
+
+func (p *Portal) serveList(w http.ResponseWriter, r *http.Request) {
+	user, ok := p.cookies.User(r)
+	if !ok {
+		p.toLogin(w, r, r.URL.RequestURI())
+		return
+	}
+	p.renderList(w, r, user, http.StatusOK, listPage{Notice: r.URL.Query().Get("deleted")})
+}
+
+func (p *Portal) renderList(w http.ResponseWriter, r *http.Request, user string, status int, page listPage) {
+	cs, err := p.st.ListClients(r.Context(), user)
+	if err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	if page.Notice != "" {
+		page.Notice = "Client “" + page.Notice + "” was deleted."
+	}
+	page.Clients = cs
+	p.render(w, r, status, "list", view{Title: "Your clients", User: user, Page: page}, "")
+}
+
+// serveCreate registers a client owned by the user, with a secret it shows
+// once (a sealed flash read by the next page), the gateway's scopes, and no
+// grant until the user enables one.
+func (p *Portal) serveCreate(w http.ResponseWriter, r *http.Request, user string) {
+	page := listPage{ID: r.PostFormValue("id"), Name: r.PostFormValue("name")}
+	id, err := normalizeClientID(page.ID)
+	if err != nil {
+		page.Errors = append(page.Errors, err.Error())
+	}
+	name, err := normalizeName(page.Name)
+	if err != nil {
+		page.Errors = append(page.Errors, err.Error())
+	}
+	if len(page.Errors) > 0 {
+		p.renderList(w, r, user, http.StatusBadRequest, page)
+		return
+	}
+	sec, err := secret.NewClientSecret()
+	if err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	c := store.Client{ID: id, Name: name, SecretHash: secret.HashSecret(sec), Grants: []string{},
+		Scopes: slices.Clone(p.scopes), RedirectURIs: []string{}, AllowedOrigins: []string{},
+		Owner: user, CreatedAt: p.now().UTC()}
+	switch err := p.st.CreateClient(r.Context(), c); {
+	case errors.Is(err, store.ErrConflict):
+		page.Errors = append(page.Errors, "That identifier is taken. Choose another one.")
+		p.renderList(w, r, user, http.StatusConflict, page)
+		return
+	case err != nil:
+		p.serverError(w, r, err)
+		return
+	}
+	p.log.InfoContext(r.Context(), "client created", "client_id", id, "user", user)
+	if err := p.setFlash(w, id, user, flash{Kind: "secret", Value: sec}); err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, clientPath(id), http.StatusSeeOther)
+}
+
+// flash is a value shown once on a client's page.
+type flash struct {
+	Kind    string    `json:"k"` // "secret" or "token"
+	Value   string    `json:"v"`
+	Expires time.Time `json:"e,omitzero"`
+}
+
+func (p *Portal) setFlash(w http.ResponseWriter, id, user string, f flash) error {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	return p.cookies.SetFlash(w, clientPath(id), user, string(b))
+}
+
+type grantRow struct {
+	Name    string
+	Label   string
+	Help    string
+	Enabled bool
+}
+
+type clientPage struct {
+	Client       store.Client
+	Path         string
+	Grants       []grantRow
+	RedirectURIs string
+	Origins      string
+	Errors       []string
+	Notice       string
+	Sessions     []store.Session
+	Secret       string
+	Token        string
+	TokenExpires time.Time
+	CanMint      bool
+	Public       bool
+}
+
+func grantLabel(g string) (string, string) {
+	switch g {
+	case config.GrantClientCredentials:
+		return "Client credentials", "Your server calls the API with its own id and secret."
+	case config.GrantAuthorizationCode:
+		return "Authorization code", "Users sign in and consent; your app gets a code (with PKCE)."
+	case config.GrantRefreshToken:
+		return "Refresh tokens", "Long-lived sign-in: new access tokens without asking again."
+	case config.GrantImplicit:
+		return "Implicit", "Legacy browser apps: the token comes back in the URL fragment."
+	}
+	return g, ""
+}
+
+func (p *Portal) clientView(r *http.Request, c store.Client) (clientPage, error) {
+	page := clientPage{Client: c, Path: clientPath(c.ID), RedirectURIs: lines(c.RedirectURIs),
+		Origins: lines(c.AllowedOrigins), CanMint: p.minter != nil, Public: len(c.SecretHash) == 0}
+	for _, g := range p.grants {
+		label, help := grantLabel(g)
+		page.Grants = append(page.Grants, grantRow{Name: g, Label: label, Help: help, Enabled: slices.Contains(c.Grants, g)})
+	}
+	ss, err := p.st.ListSessions(r.Context(), c.ID, p.now())
+	if err != nil {
+		return page, err
+	}
+	page.Sessions = ss
+	return page, nil
+}
+
+func lines(s []string) string { return strings.Join(s, "\n") }
+
+func (p *Portal) renderClient(w http.ResponseWriter, r *http.Request, user string, status int, page clientPage) {
+	p.render(w, r, status, "client", view{Title: page.Client.Name, User: user, Script: true, Page: page}, "")
+}
+
+func (p *Portal) serveClient(w http.ResponseWriter, r *http.Request) {
+	user, ok := p.cookies.User(r)
+	if !ok {
+		p.toLogin(w, r, r.URL.RequestURI())
+		return
+	}
+	c, ok, err := p.ownClient(r, user)
+	if err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	if !ok {
+		p.notFound(w, r, user)
+		return
+	}
+	page, err := p.clientView(r, c)
+	if err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	if v, ok := p.cookies.TakeFlash(w, r, clientPath(c.ID), user); ok {
+		var f flash
+		if json.Unmarshal([]byte(v), &f) == nil {
+			switch f.Kind {
+			case "secret":
+				page.Secret = f.Value
+			case "token":
+				page.Token, page.TokenExpires = f.Value, f.Expires
+			}
+		}
+	}
+	switch r.URL.Query().Get("saved") {
+	case "grants":
+		page.Notice = "Grants saved."
+	case "uris":
+		page.Notice = "Redirect URIs and origins saved."
+	case "revoked":
+		page.Notice = "Session deleted: its tokens no longer work."
+	}
+	p.renderClient(w, r, user, http.StatusOK, page)
+}
+
+// serveGrants saves the grant selects: from the script (Accept:
+// application/json, answered with JSON) or from the form (redirect back).
+// A grant whose field is missing is left as it is; grants the portal does
+// not offer (set by the operator) are never touched.
+func (p *Portal) serveGrants(w http.ResponseWriter, r *http.Request, user string, c store.Client) {
+	enabled := slices.Clone(c.Grants)
+	var problems []string
+	for _, g := range p.grants {
+		v, present := r.PostForm["grant_"+g]
+		if !present || len(v) == 0 {
+			continue
+		}
+		switch v[len(v)-1] {
+		case "on":
+			if config.SecretGrant(g) && len(c.SecretHash) == 0 {
+				problems = append(problems, "A client without a secret cannot use "+g+".")
+				continue
+			}
+			if !slices.Contains(enabled, g) {
+				enabled = append(enabled, g)
+			}
+		case "off":
+			enabled = slices.DeleteFunc(enabled, func(x string) bool { return x == g })
+		default:
+			problems = append(problems, "Choose on or off for "+g+".")
+		}
+	}
+	if len(problems) > 0 {
+		if wantsJSON(r) {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": problems[0], "grants": c.Grants})
+			return
+		}
+		page, err := p.clientView(r, c)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		page.Errors = problems
+		p.renderClient(w, r, user, http.StatusBadRequest, page)
+		return
+	}
+	c.Grants = enabled
+	if err := p.st.UpdateClient(r.Context(), c); err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	p.log.InfoContext(r.Context(), "client grants changed", "client_id", c.ID, "user", user, "grants", enabled)
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]any{"client_id": c.ID, "grants": enabled})
+		return
+	}
+	http.Redirect(w, r, clientPath(c.ID)+"?saved=grants", http.StatusSeeOther)
+}
+
+func (p *Portal) serveURIs(w http.ResponseWriter, r *http.Request, user string, c store.Client) {
+	rawURIs, rawOrigins := r.PostFormValue("redirect_uris"), r.PostFormValue("allowed_origins")
+	uris, p1 := parseRedirectURIs(rawURIs)
+	origins, p2 := parseOrigins(rawOrigins)
+	if problems := append(p1, p2...); len(problems) > 0 {
+		page, err := p.clientView(r, c)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		page.Errors, page.RedirectURIs, page.Origins = problems, rawURIs, rawOrigins
+		p.renderClient(w, r, user, http.StatusBadRequest, page)
+		return
+	}
+	if uris == nil {
+		uris = []string{}
+	}
+	if origins == nil {
+		origins = []string{}
+	}
+	c.RedirectURIs, c.AllowedOrigins = uris, origins
+	if err := p.st.UpdateClient(r.Context(), c); err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	p.log.InfoContext(r.Context(), "client redirect URIs changed", "client_id", c.ID, "user", user)
+	http.Redirect(w, r, clientPath(c.ID)+"?saved=uris", http.StatusSeeOther)
+}
+
+// serveDelete deletes the client after the confirm box was ticked. Its
+// sessions are revoked first through the Revoker, so the proxy refuses
+// their tokens at once, not only after its next poll of the store.
+func (p *Portal) serveDelete(w http.ResponseWriter, r *http.Request, user string, c store.Client) {
+	if r.PostFormValue("confirm") != "yes" {
+		page, err := p.clientView(r, c)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		page.Errors = []string{"Tick the box to confirm that the client should be deleted."}
+		p.renderClient(w, r, user, http.StatusBadRequest, page)
+		return
+	}
+	ss, err := p.st.ListSessions(r.Context(), c.ID, p.now())
+	if err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	for _, s := range ss {
+		if err := p.revoke(r, s.ID); err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+	}
+	if err := p.st.DeleteClient(r.Context(), c.ID, p.now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+		p.serverError(w, r, err)
+		return
+	}
+	p.log.InfoContext(r.Context(), "client deleted", "client_id", c.ID, "user", user)
+	http.Redirect(w, r, "/portal/?deleted="+url.QueryEscape(c.ID), http.StatusSeeOther)
+}
+
+func (p *Portal) revoke(r *http.Request, sid string) error {
+	if p.revoker != nil {
+		return p.revoker.RevokeSession(r.Context(), sid)
+	}
+	return p.st.RevokeSession(r.Context(), sid, p.now())
+}
+
+// serveCreateToken mints an application-to-application token for the user
+// through this client and shows it once.
+func (p *Portal) serveCreateToken(w http.ResponseWriter, r *http.Request, user string, c store.Client) {
+	if p.minter == nil {
+		p.notFound(w, r, user)
+		return
+	}
+	tok, exp, err := p.minter.MintA2A(r.Context(), c.ID, user)
+	if err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	p.log.InfoContext(r.Context(), "a2a token created in the portal", "client_id", c.ID, "user", user)
+	if err := p.setFlash(w, c.ID, user, flash{Kind: "token", Value: tok, Expires: exp}); err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, clientPath(c.ID), http.StatusSeeOther)
+}
+
+func (p *Portal) serveRevoke(w http.ResponseWriter, r *http.Request, user string, c store.Client) {
+	sid := r.PathValue("sid")
+	s, err := p.st.GetSession(r.Context(), sid)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && s.ClientID != c.ID) {
+		p.notFound(w, r, user)
+		return
+	}
+	if err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	if err := p.revoke(r, sid); err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	p.log.InfoContext(r.Context(), "session revoked in the portal", "client_id", c.ID, "user", user, "sid", sid)
+	http.Redirect(w, r, clientPath(c.ID)+"?saved=revoked", http.StatusSeeOther)
+}

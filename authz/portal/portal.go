@@ -1,0 +1,425 @@
+// Package portal is the browser-facing side of the gateway: the developer
+// portal under /portal/ (a user's own API clients, their grants, redirect
+// URIs, allowed origins, tokens and sessions) and the OAuth 2.0
+// authorization endpoint (login and consent pages, RFC 6749 §4.1 and §4.2
+// with PKCE, RFC 7636).
+//
+// Pages are rendered on the server with html/template from embedded files
+// and work without JavaScript; one small embedded script saves grant
+// selects as soon as they change. Logins are stateless signed cookies
+// (authz/websession), so several gateway instances share them.
+package portal
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/clearance-gw/clearance/authz/secret"
+	"github.com/clearance-gw/clearance/authz/store"
+	"github.com/clearance-gw/clearance/authz/websession"
+	"github.com/clearance-gw/clearance/config"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+// Store is the part of the store the portal uses.
+type Store interface {
+	GetClient(ctx context.Context, id string) (store.Client, error)
+	ListClients(ctx context.Context, owner string) ([]store.Client, error)
+	CreateClient(ctx context.Context, c store.Client) error
+	UpdateClient(ctx context.Context, c store.Client) error
+	DeleteClient(ctx context.Context, id string, now time.Time) error
+	GetUser(ctx context.Context, name string) (store.User, error)
+	GetSession(ctx context.Context, id string) (store.Session, error)
+	ListSessions(ctx context.Context, clientID string, now time.Time) ([]store.Session, error)
+	RevokeSession(ctx context.Context, id string, now time.Time) error
+	CreateCode(ctx context.Context, c store.AuthCode) error
+}
+
+// Minter mints tokens for the portal and the implicit grant. The issuer
+// implements it (the wiring adapts issuer.Server.MintA2A).
+type Minter interface {
+	// MintA2A mints an application-to-application token for user through
+	// the client, listed among the client's sessions.
+	MintA2A(ctx context.Context, clientID, user string) (token string, expiresAt time.Time, err error)
+	// MintImplicit mints an access token (no refresh token) for the
+	// implicit grant with the given space-delimited scope.
+	MintImplicit(ctx context.Context, clientID, user, scope string) (token string, expiresIn int64, err error)
+}
+
+// Revoker revokes a session in the store and in the in-memory revocation
+// set, so the proxy refuses its tokens at once.
+type Revoker interface {
+	RevokeSession(ctx context.Context, id string) error
+}
+
+// DefaultGrants are the grants a portal user may enable when
+// Options.Grants is nil.
+func DefaultGrants() []string {
+	return []string{config.GrantClientCredentials, config.GrantAuthorizationCode, config.GrantRefreshToken, config.GrantImplicit}
+}
+
+// DefaultCodeTTL is the life of an authorization code when Options.CodeTTL
+// is zero.
+const DefaultCodeTTL = 5 * time.Minute
+
+// maxBody bounds every form the portal accepts.
+const maxBody = 64 << 10
+
+// Options configure a Portal. Cookies is required.
+type Options struct {
+	Now      func() time.Time     // time.Now when nil
+	Logger   *slog.Logger         // discarded when nil
+	Cookies  *websession.Codec    // session cookies and CSRF tokens
+	Throttle *websession.Throttle // failed-login throttle; a default one when nil
+	Minter   Minter               // a2a tokens and the implicit grant; without it both are off
+	Revoker  Revoker              // revokes sessions everywhere; the store alone when nil
+	Grants   []string             // grants a portal user may enable; DefaultGrants() when nil
+	Scopes   []string             // the gateway's scopes: what portal-made clients may request
+	// AuthorizePath is the authorization endpoint (config endpoints.authorize),
+	// "/authorize" when empty.
+	AuthorizePath string
+	Issuer        string        // the issuer URL, shown on pages
+	CodeTTL       time.Duration // life of an authorization code; DefaultCodeTTL when zero
+	// ClientAddr names the remote address used to throttle logins; the
+	// host of RemoteAddr (IPv6 by /64) when nil. Set it when the gateway
+	// sits behind a trusted proxy.
+	ClientAddr func(r *http.Request) string
+}
+
+// Portal serves the developer portal and the authorization endpoint.
+type Portal struct {
+	st       Store
+	now      func() time.Time
+	log      *slog.Logger
+	cookies  *websession.Codec
+	throttle *websession.Throttle
+	minter   Minter
+	revoker  Revoker
+	grants   []string
+	scopes   []string
+	authPath string
+	issuer   string
+	codeTTL  time.Duration
+	addr     func(r *http.Request) string
+
+	pages   map[string]*template.Template
+	assets  map[string]asset
+	mux     *http.ServeMux
+	dummyPW func() string // a password hash to verify against for unknown users
+}
+
+type asset struct {
+	body  []byte
+	ctype string
+	url   string // with a content hash for caching
+}
+
+// Route is one handler to mount on the public listener.
+type Route struct {
+	Name    string
+	Pattern string
+	Handler http.Handler
+}
+
+// New returns a Portal.
+func New(st Store, opts Options) (*Portal, error) {
+	if st == nil || opts.Cookies == nil {
+		return nil, errors.New("portal: store and cookie codec are required")
+	}
+	p := &Portal{
+		st: st, now: opts.Now, log: opts.Logger, cookies: opts.Cookies, throttle: opts.Throttle,
+		minter: opts.Minter, revoker: opts.Revoker, grants: opts.Grants, scopes: slices.Clone(opts.Scopes),
+		authPath: opts.AuthorizePath, issuer: opts.Issuer, codeTTL: opts.CodeTTL, addr: opts.ClientAddr,
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	p.log = p.log.With("component", "portal")
+	if p.throttle == nil {
+		p.throttle = websession.NewThrottle(websession.ThrottleOptions{Now: p.now})
+	}
+	if p.grants == nil {
+		p.grants = DefaultGrants()
+	}
+	p.grants = slices.Clone(p.grants)
+	for _, g := range p.grants {
+		if !config.KnownGrant(g) {
+			return nil, fmt.Errorf("portal: unknown grant %q", g)
+		}
+		if config.FirstPartyGrant(g) {
+			return nil, fmt.Errorf("portal: grant %q is first-party only and cannot be enabled in the portal", g)
+		}
+	}
+	if p.authPath == "" {
+		p.authPath = "/authorize"
+	}
+	if !strings.HasPrefix(p.authPath, "/") || strings.HasPrefix(p.authPath, "/portal/") {
+		return nil, fmt.Errorf("portal: authorize path %q must start with / and lie outside /portal/", p.authPath)
+	}
+	if p.codeTTL <= 0 {
+		p.codeTTL = DefaultCodeTTL
+	}
+	if p.addr == nil {
+		p.addr = remoteAddr
+	}
+	p.dummyPW = sync.OnceValue(func() string {
+		h, err := secret.HashPassword("clearance: no such user")
+		if err != nil {
+			return ""
+		}
+		return h
+	})
+	if err := p.loadAssets(); err != nil {
+		return nil, err
+	}
+	if err := p.loadTemplates(); err != nil {
+		return nil, err
+	}
+	p.mux = p.routes()
+	return p, nil
+}
+
+// Routes returns the handlers to mount: the portal (a /portal/ prefix) and
+// the authorization endpoint (an exact path).
+func (p *Portal) Routes() []Route {
+	return []Route{
+		{Name: "portal", Pattern: "/portal/", Handler: p.mux},
+		{Name: "portal-root", Pattern: "/portal", Handler: http.RedirectHandler("/portal/", http.StatusMovedPermanently)},
+		{Name: "authorize", Pattern: p.authPath, Handler: http.HandlerFunc(p.serveAuthorize)},
+	}
+}
+
+// Handler returns one handler serving every route (for tests and tools).
+func (p *Portal) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, r := range p.Routes() {
+		mux.Handle(r.Pattern, r.Handler)
+	}
+	return mux
+}
+
+func (p *Portal) routes() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /portal/{$}", p.serveList)
+	m.HandleFunc("GET /portal/login", p.serveLoginForm)
+	m.HandleFunc("POST /portal/login", p.serveLogin)
+	m.HandleFunc("POST /portal/logout", p.serveLogout)
+	m.HandleFunc("POST /portal/clients", p.withUser(p.serveCreate))
+	m.HandleFunc("GET /portal/clients/{id}", p.serveClient)
+	m.HandleFunc("POST /portal/clients/{id}/grants", p.withClient(p.serveGrants))
+	m.HandleFunc("POST /portal/clients/{id}/uris", p.withClient(p.serveURIs))
+	m.HandleFunc("POST /portal/clients/{id}/delete", p.withClient(p.serveDelete))
+	m.HandleFunc("POST /portal/clients/{id}/tokens", p.withClient(p.serveCreateToken))
+	m.HandleFunc("POST /portal/clients/{id}/sessions/{sid}/revoke", p.withClient(p.serveRevoke))
+	m.HandleFunc("GET /portal/assets/{file}", p.serveAsset)
+	m.HandleFunc("/portal/", func(w http.ResponseWriter, r *http.Request) {
+		p.notFound(w, r, p.currentUser(r))
+	})
+	return m
+}
+
+func (p *Portal) loadAssets() error {
+	p.assets = map[string]asset{}
+	types := map[string]string{".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
+	return fs.WalkDir(assetFS, "assets", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := assetFS.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		name := strings.TrimPrefix(path, "assets/")
+		ext := name[strings.LastIndexByte(name, '.'):]
+		sum := sha256.Sum256(body)
+		p.assets[name] = asset{body: body, ctype: types[ext],
+			url: "/portal/assets/" + name + "?v=" + hex.EncodeToString(sum[:6])}
+		return nil
+	})
+}
+
+func (p *Portal) loadTemplates() error {
+	funcs := template.FuncMap{
+		"path":  url.PathEscape,
+		"time":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"join":  strings.Join,
+		"lines": func(s []string) string { return strings.Join(s, "\n") },
+		"asset": func(name string) string { return p.assets[name].url },
+		"short": func(s string) string {
+			if len(s) > 10 {
+				return s[:10] + "…"
+			}
+			return s
+		},
+	}
+	pages, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	p.pages = map[string]*template.Template{}
+	for _, page := range pages {
+		name := strings.TrimSuffix(strings.TrimPrefix(page, "templates/"), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", page)
+		if err != nil {
+			return fmt.Errorf("portal: parse %s: %w", page, err)
+		}
+		p.pages[name] = t
+	}
+	return nil
+}
+
+// view is what every page template receives.
+type view struct {
+	Title   string
+	User    string
+	CSRF    string
+	Script  bool // include the grant-select script
+	Product string
+	Page    any
+}
+
+// cspFor returns the Content-Security-Policy of a page; extraForm lists
+// where its forms may lead besides the gateway (the consent page's
+// redirect URI).
+func cspFor(extraForm string) string {
+	fa := "'self'"
+	if extraForm != "" {
+		fa += " " + extraForm
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"connect-src 'self'; form-action " + fa + "; frame-ancestors 'none'; base-uri 'none'"
+}
+
+func setSecurityHeaders(h http.Header, csp string) {
+	h.Set("Content-Security-Policy", csp)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+}
+
+// render writes a page: every page is no-store (pages may carry secrets,
+// CSRF tokens and the authorize request).
+func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, page string, v view, csp string) {
+	t, ok := p.pages[page]
+	if !ok {
+		p.log.ErrorContext(r.Context(), "no such page template", "page", page)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if v.CSRF == "" {
+		tok, err := p.cookies.CSRF(w, r)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		v.CSRF = tok
+	}
+	v.Product = "Clearance developer portal"
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		p.log.ErrorContext(r.Context(), "render page", "page", page, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if csp == "" {
+		csp = cspFor("")
+	}
+	setSecurityHeaders(w.Header(), csp)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+type messagePage struct {
+	Heading string
+	Message string
+	Back    string
+}
+
+func (p *Portal) message(w http.ResponseWriter, r *http.Request, status int, user, heading, msg string) {
+	back := "/portal/"
+	if user == "" {
+		back = "/portal/login"
+	}
+	p.render(w, r, status, "message", view{Title: heading, User: user, Page: messagePage{Heading: heading, Message: msg, Back: back}}, "")
+}
+
+func (p *Portal) notFound(w http.ResponseWriter, r *http.Request, user string) {
+	p.message(w, r, http.StatusNotFound, user, "Not found", "There is nothing here, or it is not yours.")
+}
+
+func (p *Portal) forbidden(w http.ResponseWriter, r *http.Request, user string) {
+	p.message(w, r, http.StatusForbidden, user, "Form expired",
+		"This form was not accepted: it is out of date or came from another site. Go back, reload the page and try again.")
+}
+
+func (p *Portal) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	p.log.ErrorContext(r.Context(), "portal request failed", "path", r.URL.Path, "err", err)
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
+		return
+	}
+	p.message(w, r, http.StatusInternalServerError, "", "Something went wrong", "The request could not be completed. Please try again.")
+}
+
+func (p *Portal) serveAsset(w http.ResponseWriter, r *http.Request) {
+	a, ok := p.assets[r.PathValue("file")]
+	if !ok {
+		p.notFound(w, r, p.currentUser(r))
+		return
+	}
+	w.Header().Set("Content-Type", a.ctype)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Write(a.body)
+}
+
+func (p *Portal) currentUser(r *http.Request) string {
+	u, _ := p.cookies.User(r)
+	return u
+}
+
+// remoteAddr is the host of r.RemoteAddr; IPv6 addresses are reduced to
+// their /64, which one client usually holds whole.
+func remoteAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return host
+	}
+	if ip.To4() == nil {
+		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return ip.String()
+}
