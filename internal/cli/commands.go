@@ -11,5 +11,8 @@ func commands() []command {
 		{name: "user add", summary: "create a login user (password from stdin)", run: runUserAdd},
 		{name: "sessions list", summary: "list a client's current sessions", run: runSessionsList},
 		{name: "sessions revoke", summary: "revoke one session", run: runSessionsRevoke},
+		{name: "token a2a", summary: "mint a one-year application-to-application token", run: runTokenA2A},
+		{name: "keys list", summary: "list the token-signing keys", run: runKeysList},
+		{name: "keys rotate", summary: "make a new signing key and retire the current one", run: runKeysRotate},
 	}
 }

@@ -16,7 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/lestrrat-go/jwx/v2/jwk"
+
 	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/issuer"
+	"github.com/clearance-gw/clearance/authz/revocation"
+	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
 	"github.com/clearance-gw/clearance/proxy"
 )
@@ -112,7 +117,9 @@ type gateway struct {
 	logger  *slog.Logger
 	mu      sync.Mutex // serialises reloads
 	cfg     *config.Config
+	st      store.Store
 	guard   *authz.Guard
+	issuer  *issuer.Server
 	proxy   *proxy.Handler
 	pm      *proxy.Metrics
 	handler http.Handler
@@ -120,36 +127,111 @@ type gateway struct {
 	closers []func()
 }
 
-func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.Logger) (*gateway, error) {
+// Intervals of the background loops.
+const (
+	keyReloadInterval     = time.Second      // other instances' key rotations
+	sessionsGaugeInterval = 15 * time.Second // clearance_active_sessions
+	pruneInterval         = time.Hour        // expired revocations, codes, sessions
+)
+
+func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.Logger) (_ *gateway, err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	g := &gateway{env: env, logger: logger, cfg: cfg, closers: []func(){cancel}}
+	defer func() {
+		if err != nil {
+			g.close()
+		}
+	}()
+
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	g.st = st
+	g.closers = append(g.closers, func() { st.Close() })
+	if err := issuer.UpsertClients(ctx, st, cfg); err != nil {
+		return nil, fmt.Errorf("register the clients of the config: %w", err)
+	}
+	keys, err := openKeys(ctx, cfg, st, env, logger)
+	if err != nil {
+		return nil, err
+	}
+	revs := revocation.New(st, revocation.Options{Now: env.Now, Logger: logger.With("component", "revocations")})
+	if err := revs.Sync(ctx); err != nil {
+		return nil, fmt.Errorf("load revocations: %w", err)
+	}
 
 	guard, err := authz.NewGuard(gctx, cfg, authz.Options{
-		Now:     env.Now,
-		Logger:  logger.With("component", "authz"),
-		Metrics: authz.NewMetrics(reg),
+		Now:         env.Now,
+		Logger:      logger.With("component", "authz"),
+		Metrics:     authz.NewMetrics(reg),
+		Revocations: revs,
 	})
 	if err != nil {
-		cancel()
 		return nil, err
 	}
 	g.guard = guard
-	g.pm = proxy.NewMetrics(reg)
-	h, err := proxy.New(cfg, guard, proxy.Options{
-		Logger:  logger.With("component", "proxy"),
-		Metrics: g.pm,
-		Now:     env.Now,
+	keys.OnChange(func(set jwk.Set) {
+		if err := guard.SetLocalKeys(set); err != nil {
+			logger.Error("signing keys refused by the guard", "error", err)
+		}
+	})
+	iss, err := issuer.New(cfg, st, keys, issuer.Options{
+		Now:         env.Now,
+		Logger:      logger,
+		Metrics:     issuer.NewMetrics(reg),
+		Revocations: revs,
 	})
 	if err != nil {
-		cancel()
+		return nil, err
+	}
+	g.issuer = iss
+
+	g.pm = proxy.NewMetrics(reg)
+	h, err := proxy.New(cfg, guard, proxy.Options{
+		Logger:    logger.With("component", "proxy"),
+		Metrics:   g.pm,
+		Now:       env.Now,
+		Endpoints: endpoints(iss.Routes()),
+	})
+	if err != nil {
 		return nil, err
 	}
 	g.proxy = h
 	g.handler = h
 	g.admin = proxy.NewAdmin(reg, g.ready)
+
+	go revs.Run(gctx)
+	go keys.Run(gctx)
+	go iss.Run(gctx, sessionsGaugeInterval)
+	go g.prune(gctx)
 	return g, nil
+}
+
+func endpoints(routes []issuer.Route) []proxy.Endpoint {
+	eps := make([]proxy.Endpoint, 0, len(routes))
+	for _, r := range routes {
+		eps = append(eps, proxy.Endpoint{Name: r.Name, Pattern: r.Pattern, Handler: r.Handler})
+	}
+	return eps
+}
+
+// prune deletes expired state now and then.
+func (g *gateway) prune(ctx context.Context) {
+	t := time.NewTicker(pruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := g.st.Prune(ctx, g.env.Now()); err != nil {
+				g.logger.Warn("prune expired state", "error", err)
+			}
+		}
+	}
 }
 
 func (g *gateway) current() *config.Config {
@@ -159,6 +241,9 @@ func (g *gateway) current() *config.Config {
 }
 
 func (g *gateway) ready(ctx context.Context) error {
+	if err := g.st.Ping(ctx); err != nil {
+		return fmt.Errorf("store unreachable: %w", err)
+	}
 	return g.guard.Ready(ctx)
 }
 
@@ -173,6 +258,12 @@ func (g *gateway) reload(path string) {
 	}
 	if err == nil {
 		err = g.proxy.Update(cfg)
+	}
+	if err == nil {
+		g.issuer.Update(cfg)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = issuer.UpsertClients(ctx, g.st, cfg)
+		cancel()
 	}
 	if err != nil {
 		g.pm.Reload(false)

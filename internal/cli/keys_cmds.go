@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/clearance-gw/clearance/authz/issuer"
+	"github.com/clearance-gw/clearance/authz/store"
+	"github.com/clearance-gw/clearance/config"
+)
+
+type keyJSON struct {
+	KID       string          `json:"kid"`
+	Alg       string          `json:"alg"`
+	State     string          `json:"state"` // signing, retired (still published), dropped
+	CreatedAt string          `json:"created_at"`
+	RetiredAt string          `json:"retired_at,omitempty"`
+	DropAfter string          `json:"published_until,omitempty"`
+	PublicJWK json.RawMessage `json:"public_jwk"`
+}
+
+func runKeysList(ctx context.Context, c *cmdContext) error {
+	fs := c.flags("[--json]", `
+Lists the keys that sign access tokens. The newest key signs; a retired key
+stays published in /.well-known/jwks.json until every token it signed has
+expired, so clients and other gateways can still verify those tokens.`)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := c.parse(0, 0); err != nil {
+		return err
+	}
+	return c.withStore(ctx, func(_ *config.Config, st store.Store) error {
+		keys, err := st.ListSigningKeys(ctx)
+		if err != nil {
+			return err
+		}
+		now := c.env.Now()
+		out := make([]keyJSON, 0, len(keys))
+		for _, k := range keys {
+			j := keyJSON{KID: k.ID, Alg: k.Alg, State: "signing", CreatedAt: k.CreatedAt.UTC().Format(time.RFC3339), PublicJWK: k.PublicJWK}
+			if !k.RetiredAt.IsZero() {
+				j.State = "retired"
+				j.RetiredAt = k.RetiredAt.UTC().Format(time.RFC3339)
+				j.DropAfter = k.DropAfter.UTC().Format(time.RFC3339)
+				if now.After(k.DropAfter) {
+					j.State = "dropped"
+				}
+			}
+			out = append(out, j)
+		}
+		if *asJSON {
+			return c.printJSON(out)
+		}
+		c.table("KID\tALG\tSTATE\tCREATED\tPUBLISHED UNTIL", func(w io.Writer) {
+			for _, k := range out {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.State, k.CreatedAt, k.DropAfter)
+			}
+		})
+		return nil
+	})
+}
+
+func runKeysRotate(ctx context.Context, c *cmdContext) error {
+	fs := c.flags("[--json]", `
+Makes a new signing key (of tokens.alg) and retires the current one. The new
+public key is published at once; running gateways sign with the new key
+within a second. The old public key stays published until every token it
+signed has expired (the longest token lifetime, an a2a token's by default).`)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := c.parse(0, 0); err != nil {
+		return err
+	}
+	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
+		logger := newLogger(c.env.Stderr, cfg.Log)
+		keys, err := openKeys(ctx, cfg, st, c.env, logger)
+		if err != nil {
+			return err
+		}
+		old := keys.SigningKeyID()
+		if err := keys.Rotate(ctx); err != nil {
+			return err
+		}
+		if *asJSON {
+			return c.printJSON(map[string]string{"retired_kid": old, "signing_kid": keys.SigningKeyID()})
+		}
+		fmt.Fprintf(c.env.Stdout, "New signing key %s; %s retired (still published until its tokens expire).\n", keys.SigningKeyID(), old)
+		return nil
+	})
+}
+
+func runTokenA2A(ctx context.Context, c *cmdContext) error {
+	fs := c.flags("--client ID --user NAME [--json]", `
+Mints an application-to-application (a2a) token: a long-lived access token
+(tokens.a2a_ttl, one year by default) that a client uses for one user without
+any login flow. It is printed once and has no refresh token; it is listed
+under "clearance sessions list --client ID" and can be revoked there.`)
+	client := fs.String("client", "", "client id")
+	user := fs.String("user", "", "user the token acts for")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := c.parse(0, 0); err != nil {
+		return err
+	}
+	if *client == "" || *user == "" {
+		return fmt.Errorf("--client and --user are required")
+	}
+	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
+		logger := newLogger(c.env.Stderr, cfg.Log)
+		keys, err := openKeys(ctx, cfg, st, c.env, logger)
+		if err != nil {
+			return err
+		}
+		iss, err := issuer.New(cfg, st, keys, issuer.Options{Now: c.env.Now, Logger: logger})
+		if err != nil {
+			return err
+		}
+		tok, err := iss.MintA2A(ctx, *client, *user)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return c.printJSON(map[string]any{
+				"access_token": tok.AccessToken, "token_type": "Bearer",
+				"expires_in": int64(tok.ExpiresAt.Sub(c.env.Now()).Seconds()),
+				"scope":      tok.Scope, "session_id": tok.SessionID,
+			})
+		}
+		fmt.Fprintf(c.env.Stdout, "%s\n", tok.AccessToken)
+		fmt.Fprintf(c.env.Stderr, "a2a token for %s via %s, scope %q, session %s, expires %s; it is shown only now.\n",
+			*user, *client, tok.Scope, tok.SessionID, tok.ExpiresAt.UTC().Format(time.RFC3339))
+		return nil
+	})
+}
