@@ -1,16 +1,16 @@
 // Command quickstart shows Clearance working end to end on one machine: it
-// starts the sample aviation data API, a demo token issuer and the gateway
-// (with the repository's gateway.yaml), then prints curl lines that fetch
-// data through the gateway, and the 401s a missing or wrong token gets.
+// starts the sample aviation data API and the gateway (with the repository's
+// gateway.yaml and its embedded store), registers a demo client, then prints
+// the curl lines that fetch a token and call the API through the gateway,
+// and the 401s a missing or wrong token gets.
 //
 //	go run ./examples/quickstart          # run until Ctrl-C
 //	go run ./examples/quickstart --check  # run every printed call, verify, exit
 package main
 
 import (
+	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -18,16 +18,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
-	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/clearance-gw/clearance/examples/upstream"
 	"github.com/clearance-gw/clearance/internal/cli"
@@ -35,9 +31,7 @@ import (
 
 const (
 	upstreamAddr = "127.0.0.1:9000"
-	issuerAddr   = "127.0.0.1:9001"
-	demoIssuer   = "http://" + issuerAddr + "/demo-issuer"
-	audience     = "http://localhost:8080"
+	demoClient   = "demo-backend"
 )
 
 func main() {
@@ -60,21 +54,31 @@ func run(ctx context.Context, configPath string, check bool, out io.Writer) erro
 	if err := serve(ctx, upstreamAddr, upstream.NewHandler()); err != nil {
 		return fmt.Errorf("sample API: %w", err)
 	}
-	// 2. A demo issuer. (Clearance will issue tokens itself; until then the
-	// quickstart signs demo tokens with a key it makes now, and gateway.yaml
-	// trusts this issuer's published public key.)
-	iss, err := newDemoIssuer()
-	if err != nil {
-		return err
+	// 2. A demo client, registered as an operator would with
+	// "clearance client create". Its secret is shown once, so a client left
+	// by an earlier run is deleted and made again.
+	env := cli.OSEnv()
+	env.Stdout, env.Stderr = io.Discard, io.Discard
+	cli.Run(ctx, []string{"client", "delete", "--config", configPath, demoClient}, env)
+	var created bytes.Buffer
+	var errs bytes.Buffer
+	cenv := env
+	cenv.Stdout, cenv.Stderr = &created, &errs
+	if code := cli.Run(ctx, []string{"client", "create", "--config", configPath, "--id", demoClient, "--name", "Demo backend",
+		"--grant", "client_credentials", "--scope", "airports", "--scope", "charts", "--scope", "airspace", "--json"}, cenv); code != 0 {
+		return fmt.Errorf("register the demo client: %s", strings.TrimSpace(errs.String()))
 	}
-	if err := serve(ctx, issuerAddr, iss); err != nil {
-		return fmt.Errorf("demo issuer: %w", err)
+	var client struct {
+		ID     string `json:"client_id"`
+		Secret string `json:"client_secret"`
 	}
+	if err := json.Unmarshal(created.Bytes(), &client); err != nil {
+		return fmt.Errorf("register the demo client: %w", err)
+	}
+
 	// 3. The gateway itself, exactly as "clearance serve" runs it.
 	started := make(chan cli.Addrs, 1)
 	done := make(chan int, 1)
-	env := cli.OSEnv()
-	env.Stdout, env.Stderr = io.Discard, io.Discard
 	env.Started = func(a cli.Addrs) { started <- a }
 	go func() { done <- cli.Run(ctx, []string{"serve", "--config", configPath}, env) }()
 	var addrs cli.Addrs
@@ -86,15 +90,16 @@ func run(ctx context.Context, configPath string, check bool, out io.Writer) erro
 		return errors.New("the gateway did not start within 30s")
 	}
 
-	full, err := iss.mint("demo-backend", "airports charts", time.Hour)
-	if err != nil {
-		return err
-	}
-	narrow, err := iss.mint("demo-backend", "charts", time.Hour)
-	if err != nil {
-		return err
-	}
 	gw := "http://" + addrs.Public
+	tokenURL := gw + "/token"
+	full, err := fetchToken(ctx, tokenURL, client.ID, client.Secret, "airports charts")
+	if err != nil {
+		return err
+	}
+	narrow, err := fetchToken(ctx, tokenURL, client.ID, client.Secret, "charts")
+	if err != nil {
+		return err
+	}
 	calls := []call{
 		{"A public route needs no token", gw + "/v1/status", "", 200},
 		{"Airport data with a token that has the airports scope", gw + "/v1/airports/EDDF", full, 200},
@@ -104,7 +109,10 @@ func run(ctx context.Context, configPath string, check bool, out io.Writer) erro
 		{"Charts with the narrow token", gw + "/v1/charts/EDDF", narrow, 200},
 	}
 	fmt.Fprintf(out, "Clearance is running.\n  gateway:    %s\n  admin:      http://%s/metrics\n  sample API: http://%s (behind the gateway)\n\n", gw, addrs.Admin, upstreamAddr)
-	fmt.Fprintf(out, "Two demo access tokens (valid 1 hour); paste these lines into your shell:\n  export TOKEN=%s\n  export NARROW=%s\n\n", full, narrow)
+	fmt.Fprintf(out, "A demo client is registered: %q with the secret %s\n(the secret is shown once; the quickstart makes a new client at every run).\n\n", client.ID, client.Secret)
+	fmt.Fprintf(out, "# Ask the token endpoint for an access token (OAuth 2.0 client_credentials grant):\n")
+	fmt.Fprintf(out, "curl -s -u '%s:%s' -d grant_type=client_credentials -d scope='airports charts' %s\n\n", client.ID, client.Secret, tokenURL)
+	fmt.Fprintf(out, "# The quickstart did that for you, twice: a token with the airports and charts\n# scopes, and a narrow one with charts only (both valid 1 hour). Paste:\nexport TOKEN=%s\nexport NARROW=%s\n\n", full, narrow)
 	for _, c := range calls {
 		fmt.Fprintf(out, "# %s (expect %d)\n%s\n\n", c.title, c.want, c.curl(full, narrow))
 	}
@@ -182,56 +190,31 @@ func serve(ctx context.Context, addr string, h http.Handler) error {
 	return nil
 }
 
-// issuerKeys signs demo tokens with an Ed25519 key made at start and
-// publishes its public key as a JWKS.
-type issuerKeys struct {
-	key  jwk.Key
-	jwks []byte
-}
-
-func newDemoIssuer() (*issuerKeys, error) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	k, err := jwk.FromRaw(priv)
-	if err != nil {
-		return nil, err
-	}
-	k.Set(jwk.KeyIDKey, "demo-1")
-	k.Set(jwk.AlgorithmKey, jwa.EdDSA)
-	pub, err := jwk.PublicKeyOf(k)
-	if err != nil {
-		return nil, err
-	}
-	set := jwk.NewSet()
-	set.AddKey(pub)
-	b, err := json.Marshal(set)
-	if err != nil {
-		return nil, err
-	}
-	return &issuerKeys{key: k, jwks: b}, nil
-}
-
-func (d *issuerKeys) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/demo-issuer/jwks.json" {
-		http.NotFound(w, r)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(d.jwks)
-}
-
-func (d *issuerKeys) mint(client, scope string, ttl time.Duration) (string, error) {
-	now := time.Now()
-	tok, err := jwt.NewBuilder().Issuer(demoIssuer).Subject(client).Audience([]string{audience}).
-		IssuedAt(now).Expiration(now.Add(ttl)).JwtID(fmt.Sprint(now.UnixNano())).
-		Claim("client_id", client).Claim("scope", strings.TrimSpace(scope)).Build()
+// fetchToken asks the token endpoint for a client_credentials token, as the
+// printed curl line does.
+func fetchToken(ctx context.Context, tokenURL, id, secret, scope string) (string, error) {
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {scope}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", err
 	}
-	h := jws.NewHeaders()
-	h.Set(jws.TypeKey, "at+jwt")
-	b, err := jwt.Sign(tok, jwt.WithKey(jwa.EdDSA, d.key, jws.WithProtectedHeaders(h)))
-	return string(b), err
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	res, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return "", fmt.Errorf("token endpoint: %w", err)
+	}
+	defer res.Body.Close()
+	var body struct {
+		AccessToken string `json:"access_token"`
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&body); err != nil {
+		return "", fmt.Errorf("token endpoint: %w", err)
+	}
+	if res.StatusCode != http.StatusOK || body.AccessToken == "" {
+		return "", fmt.Errorf("token endpoint: %d %s: %s", res.StatusCode, body.Error, body.Description)
+	}
+	return body.AccessToken, nil
 }
