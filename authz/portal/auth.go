@@ -145,6 +145,14 @@ func (p *Portal) withUser(h func(w http.ResponseWriter, r *http.Request, user st
 			p.toLogin(w, r, "/portal/")
 			return
 		}
+		if err := r.ParseForm(); err != nil {
+			if wantsJSON(r) {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "the form could not be read"})
+				return
+			}
+			p.message(w, r, http.StatusBadRequest, user, "Bad request", "The form could not be read.")
+			return
+		}
 		if !p.cookies.CheckCSRF(r) {
 			if wantsJSON(r) {
 				writeJSON(w, http.StatusForbidden, map[string]string{"error": "invalid CSRF token"})

@@ -90,17 +90,24 @@ func (p *Portal) serveCreate(w http.ResponseWriter, r *http.Request, user string
 
 // flash is a value shown once on a client's page.
 type flash struct {
+	Client  string    `json:"c"`
 	Kind    string    `json:"k"` // "secret" or "token"
 	Value   string    `json:"v"`
 	Expires time.Time `json:"e,omitzero"`
 }
 
+// flashPath is where flashes are read: every client page (a cookie path
+// naming one client would have to match its escaped spaces, which cookie
+// jars do not treat alike). The flash names its client.
+const flashPath = "/portal/clients/"
+
 func (p *Portal) setFlash(w http.ResponseWriter, id, user string, f flash) error {
+	f.Client = id
 	b, err := json.Marshal(f)
 	if err != nil {
 		return err
 	}
-	return p.cookies.SetFlash(w, clientPath(id), user, string(b))
+	return p.cookies.SetFlash(w, flashPath, user, string(b))
 }
 
 type grantRow struct {
@@ -181,9 +188,9 @@ func (p *Portal) serveClient(w http.ResponseWriter, r *http.Request) {
 		p.serverError(w, r, err)
 		return
 	}
-	if v, ok := p.cookies.TakeFlash(w, r, clientPath(c.ID), user); ok {
+	if v, ok := p.cookies.TakeFlash(w, r, flashPath, user); ok {
 		var f flash
-		if json.Unmarshal([]byte(v), &f) == nil {
+		if json.Unmarshal([]byte(v), &f) == nil && f.Client == c.ID {
 			switch f.Kind {
 			case "secret":
 				page.Secret = f.Value
