@@ -72,8 +72,9 @@ type Handler struct {
 }
 
 type table struct {
-	routes map[string]*route // by clean prefix without trailing slash ("/" for the root)
-	realm  string
+	routes    map[string]*route // by clean prefix without trailing slash ("/" for the root)
+	realm     string
+	maxHeader int // server.max_header_bytes; 0: no limit here
 }
 
 type route struct {
@@ -170,7 +171,7 @@ func (h *Handler) Update(cfg *config.Config) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	t := &table{routes: make(map[string]*route, len(cfg.Routes)), realm: cfg.Realm}
+	t := &table{routes: make(map[string]*route, len(cfg.Routes)), realm: cfg.Realm, maxHeader: cfg.Server.MaxHeaderBytes}
 	if t.realm == "" {
 		t.realm = defaultRealm
 	}
@@ -321,6 +322,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.finish(r, ex, label, rm, start, false)
 	}()
 
+	if t.maxHeader > 0 && headerSize(r) > t.maxHeader {
+		writeJSON(ex, http.StatusRequestHeaderFieldsTooLarge, headersTooLargeBody)
+		return
+	}
 	ctx := context.WithValue(r.Context(), exchangeKey{}, ex)
 	clean := cleanPath(r.URL.Path)
 	if ep := h.endpoint(clean); ep != nil {
@@ -451,10 +456,29 @@ func (h *Handler) rewrite(rt *route, pr *httputil.ProxyRequest) {
 	set("X-Request-Id", ex.id)
 }
 
+// headerSize is the size of the request line and headers as net/http
+// counts it for MaxHeaderBytes. The listener's own limit is set higher
+// (see HardHeaderLimit), so that up to it the client gets a JSON 431 here
+// rather than net/http's plain-text one.
+func headerSize(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}
+
+// HardHeaderLimit is the http.Server MaxHeaderBytes to pair with a
+// configured limit: larger, so the JSON 431 above answers first.
+func HardHeaderLimit(configured int) int { return max(4*configured, 1<<20) }
+
 const (
-	notFoundBody   = `{"error":"not_found","error_description":"no route matches this path"}` + "\n"
-	badGatewayBody = `{"error":"bad_gateway","error_description":"the upstream service is unavailable"}` + "\n"
-	timeoutBody    = `{"error":"upstream_timeout","error_description":"the upstream service did not answer in time"}` + "\n"
+	headersTooLargeBody = `{"error":"invalid_request","error_description":"request headers too large"}` + "\n"
+	notFoundBody        = `{"error":"not_found","error_description":"no route matches this path"}` + "\n"
+	badGatewayBody      = `{"error":"bad_gateway","error_description":"the upstream service is unavailable"}` + "\n"
+	timeoutBody         = `{"error":"upstream_timeout","error_description":"the upstream service did not answer in time"}` + "\n"
 	// statusClientClosed is logged (nginx's 499) when the client left
 	// before the upstream answered; nobody receives it.
 	statusClientClosed = 499

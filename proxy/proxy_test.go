@@ -3,12 +3,16 @@ package proxy
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/clearance-gw/clearance/config"
 )
@@ -665,5 +669,33 @@ func TestStalledBodyIsAbortedAndLogged(t *testing.T) {
 	}
 	if l := lines[0]; l["level"] != "ERROR" || l["aborted"] != true || l["status"] != float64(200) {
 		t.Errorf("log line %v", l)
+	}
+}
+
+func TestHeadersTooLargeIsJSON(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer up.Close()
+	cfg := &config.Config{Realm: "clearance", Server: config.Server{MaxHeaderBytes: 4096},
+		Routes: []config.Route{{Name: "open", Path: "/open/", Upstream: up.URL, Public: true}}}
+	h, err := New(cfg, nil, Options{Logger: slog.New(slog.DiscardHandler), Metrics: NewMetrics(prometheus.NewRegistry())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		size int
+		want int
+	}{{100, http.StatusOK}, {5000, http.StatusRequestHeaderFieldsTooLarge}} {
+		r := httptest.NewRequest(http.MethodGet, "/open/x", nil)
+		r.Header.Set("X-Big", strings.Repeat("a", tc.size))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tc.want {
+			t.Errorf("header of %d bytes: status %d, want %d", tc.size, w.Code, tc.want)
+		}
+		if tc.want != http.StatusOK {
+			if e := jsonError(t, w.Body.String()); e["error"] != "invalid_request" {
+				t.Errorf("body %q", w.Body.String())
+			}
+		}
 	}
 }

@@ -64,7 +64,7 @@ server.shutdown_grace).`)
 		Handler:           g.handler,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
 		IdleTimeout:       cfg.Server.IdleTimeout.D(),
-		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+		MaxHeaderBytes:    proxy.HardHeaderLimit(cfg.Server.MaxHeaderBytes),
 		ErrorLog:          errLog,
 	}
 	admSrv := &http.Server{Handler: g.admin, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
