@@ -107,7 +107,7 @@ func (r *fakeRevoker) ids() []string {
 }
 
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	st      *sqlite.Store
 	clk     *clock
 	p       *Portal
@@ -117,7 +117,7 @@ type env struct {
 	cookies *websession.Codec
 }
 
-func newEnv(t *testing.T, mutate ...func(*Options)) *env {
+func newEnv(t testing.TB, mutate ...func(*Options)) *env {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "clearance.db"))
 	if err != nil {
