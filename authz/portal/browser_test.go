@@ -1,0 +1,190 @@
+package portal
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/clearance-gw/clearance/authz/secret"
+)
+
+var updateScreenshots = flag.Bool("update-screenshots", false, "write the portal screenshots under docs/screenshots")
+
+const chromiumPath = "/usr/bin/chromium"
+
+// newBrowser starts a headless Chromium, or skips the test when there is
+// none outside CI (in CI a missing browser is a failure).
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("browser tests need %s: %v", chromiumPath, err)
+		}
+		t.Skipf("no %s: browser tests skipped (install chromium to run them)", chromiumPath)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-prompt-on-repost", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// step runs actions with a time limit, failing the test on an error.
+func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func value[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(sctx, a)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// screenshot saves the page as docs/screenshots/NAME.png when
+// -update-screenshots is set.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	if !*updateScreenshots {
+		return
+	}
+	png := value(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
+	dir := filepath.Join("..", "..", "docs", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBrowserPortal(t *testing.T) {
+	ctx := newBrowser(t)
+	e := newEnv(t)
+	base := e.srv.URL
+
+	step(t, ctx, "open the login page",
+		chromedp.Navigate(base+"/portal/"),
+		chromedp.WaitVisible(chromedp.ID("signin")),
+	)
+	screenshot(t, ctx, "login")
+
+	step(t, ctx, "wrong password",
+		chromedp.SendKeys(chromedp.ID("username"), "alice"),
+		chromedp.SendKeys(chromedp.ID("password"), "wrong"),
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.CSS(".alert-error")),
+	)
+	step(t, ctx, "log in",
+		chromedp.SendKeys(chromedp.ID("password"), testPassword),
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.ID("new-client")),
+	)
+
+	step(t, ctx, "create a client",
+		chromedp.SendKeys(chromedp.ID("client-id"), "flight planner"),
+		chromedp.SendKeys(chromedp.ID("client-name"), "Flight planner"),
+		chromedp.Click(chromedp.ID("create-client")),
+		chromedp.WaitVisible(chromedp.ID("secret")),
+	)
+	shown := strings.TrimSpace(value(t, ctx, "read the secret", chromedp.Text(chromedp.ID("secret"))))
+	c := e.client("flight planner")
+	if !secret.EqualHash(c.SecretHash, secret.HashSecret(shown)) || c.Owner != "alice" {
+		t.Fatalf("the secret on the page (%q) is not the client's", shown)
+	}
+	screenshot(t, ctx, "secret")
+
+	step(t, ctx, "reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("client-id")))
+	if gone := value(t, ctx, "look for the secret", chromedp.Evaluate[bool](`document.getElementById("secret") === null`)); !gone {
+		t.Fatal("the secret is shown again after a reload")
+	}
+
+	// The script hides the fallback button and saves a select at once.
+	step(t, ctx, "wait for the script", chromedp.Poll[chromedp.Void](`document.documentElement.classList.contains("js")`))
+	if display := value(t, ctx, "fallback button", chromedp.Evaluate[string](
+		`getComputedStyle(document.getElementById("save-grants")).display`)); display != "none" {
+		t.Errorf("the fallback Save button shows with the script on (display %q)", display)
+	}
+	step(t, ctx, "enable a grant",
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById("grant-authorization_code");
+			s.value = "on"; s.dispatchEvent(new Event("change", {bubbles: true})); })()`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("grants-status").textContent === "Saved"`,
+			chromedp.WithPollingTimeout(5*time.Second)),
+	)
+	if g := e.client("flight planner").Grants; !slices.Equal(g, []string{"authorization_code"}) {
+		t.Fatalf("stored grants %v", g)
+	}
+
+	step(t, ctx, "add a redirect URI",
+		chromedp.SendKeys(chromedp.ID("redirect-uris"), "https://planner.example/callback"),
+		chromedp.SendKeys(chromedp.ID("allowed-origins"), "https://planner.example"),
+		chromedp.Click(chromedp.ID("save-uris")),
+		chromedp.WaitVisible(chromedp.ID("notice")),
+	)
+	c = e.client("flight planner")
+	if !slices.Equal(c.RedirectURIs, []string{"https://planner.example/callback"}) ||
+		!slices.Equal(c.AllowedOrigins, []string{"https://planner.example"}) {
+		t.Fatalf("stored %q %q", c.RedirectURIs, c.AllowedOrigins)
+	}
+
+	step(t, ctx, "create an a2a token",
+		chromedp.Click(chromedp.ID("create-token")),
+		chromedp.WaitVisible(chromedp.ID("token")),
+	)
+	if tok := strings.TrimSpace(value(t, ctx, "read the token", chromedp.Text(chromedp.ID("token")))); tok != "a2a-token-1" {
+		t.Fatalf("token %q", tok)
+	}
+	rows := value(t, ctx, "sessions", chromedp.Evaluate[int](`document.querySelectorAll("#sessions tbody tr").length`))
+	if rows != 1 {
+		t.Fatalf("%d sessions listed", rows)
+	}
+	screenshot(t, ctx, "client")
+
+	step(t, ctx, "delete the session",
+		chromedp.Click(chromedp.CSS("#sessions tbody tr button")),
+		chromedp.WaitVisible(chromedp.ID("no-sessions")),
+	)
+	if !slices.Equal(e.revoker.ids(), []string{"a2a-session-1"}) {
+		t.Fatalf("revoked %v", e.revoker.ids())
+	}
+	if s, err := e.st.GetSession(t.Context(), "a2a-session-1"); err != nil || s.RevokedAt.IsZero() {
+		t.Fatalf("session not revoked: %+v %v", s, err)
+	}
+
+	step(t, ctx, "back to the list", chromedp.Navigate(base+"/portal/"), chromedp.WaitVisible(chromedp.ID("clients")))
+	screenshot(t, ctx, "clients")
+}
