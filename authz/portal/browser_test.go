@@ -3,6 +3,10 @@ package portal
 import (
 	"context"
 	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/clearance-gw/clearance/authz/secret"
+	"github.com/clearance-gw/clearance/authz/store"
 )
 
 var updateScreenshots = flag.Bool("update-screenshots", false, "write the portal screenshots under docs/screenshots")
@@ -187,4 +192,47 @@ func TestBrowserPortal(t *testing.T) {
 
 	step(t, ctx, "back to the list", chromedp.Navigate(base+"/portal/"), chromedp.WaitVisible(chromedp.ID("clients")))
 	screenshot(t, ctx, "clients")
+}
+
+// TestBrowserAuthorize runs the code flow in the browser: login, consent,
+// Allow, and the redirect to the client on another origin (which the
+// consent page's CSP form-action must allow).
+func TestBrowserAuthorize(t *testing.T) {
+	ctx := newBrowser(t)
+	e := newEnv(t)
+	landed := make(chan *url.URL, 1)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case landed <- r.URL:
+		default:
+		}
+		io.WriteString(w, "<!doctype html><title>app</title><p id=landed>back in the app</p>")
+	}))
+	t.Cleanup(app.Close)
+	e.addClient(store.Client{ID: "planner", Name: "Flight planner", Grants: []string{"authorization_code"},
+		Scopes: []string{"user"}, RedirectURIs: []string{app.URL + "/cb"}})
+
+	q := url.Values{"response_type": {"code"}, "client_id": {"planner"}, "redirect_uri": {app.URL + "/cb"},
+		"state": {"st-42"}, "code_challenge": {challenge(verifier)}, "code_challenge_method": {"S256"}}
+	step(t, ctx, "log in from the authorize request",
+		chromedp.Navigate(e.srv.URL+"/authorize?"+q.Encode()),
+		chromedp.WaitVisible(chromedp.ID("signin")),
+		chromedp.SendKeys(chromedp.ID("username"), "alice"),
+		chromedp.SendKeys(chromedp.ID("password"), testPassword),
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.ID("allow")),
+	)
+	if scopes := value(t, ctx, "scopes", chromedp.Text(chromedp.ID("scopes"))); strings.TrimSpace(scopes) != "user" {
+		t.Fatalf("consent lists %q", scopes)
+	}
+	screenshot(t, ctx, "consent")
+	step(t, ctx, "allow", chromedp.Click(chromedp.ID("allow")), chromedp.WaitVisible(chromedp.ID("landed")))
+	u := <-landed
+	if u.Query().Get("state") != "st-42" || u.Query().Get("code") == "" {
+		t.Fatalf("landed on %v", u)
+	}
+	c, err := e.st.ConsumeCode(t.Context(), secret.HashSecret(u.Query().Get("code")), e.clk.Now())
+	if err != nil || c.Subject != "alice" || c.ClientID != "planner" || c.CodeChallenge != challenge(verifier) {
+		t.Fatalf("code %+v %v", c, err)
+	}
 }
