@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/clearance-gw/clearance/authz/issuer"
+	"github.com/clearance-gw/clearance/authz/portal"
+	"github.com/clearance-gw/clearance/authz/revocation"
+	"github.com/clearance-gw/clearance/authz/store"
+	"github.com/clearance-gw/clearance/authz/websession"
+	"github.com/clearance-gw/clearance/config"
+)
+
+// cookieKey derives the portal's cookie-signing key from the key-encryption
+// key, so every instance sharing a store (and so a KEK) shares logins
+// without another secret to distribute.
+func cookieKey(kek []byte) []byte {
+	m := hmac.New(sha256.New, kek)
+	m.Write([]byte("clearance portal cookies v1"))
+	return m.Sum(nil)
+}
+
+// newPortal builds the developer portal and the /authorize pages.
+func newPortal(cfg *config.Config, st store.Store, iss *issuer.Server, revs *revocation.Set, kek []byte, env Env, logger *slog.Logger) (*portal.Portal, error) {
+	cookies, err := websession.New(cookieKey(kek), websession.Options{
+		Secure: strings.HasPrefix(cfg.Issuer, "https://"),
+		Now:    env.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return portal.New(st, portal.Options{
+		Now:           env.Now,
+		Logger:        logger.With("component", "portal"),
+		Cookies:       cookies,
+		Throttle:      websession.NewThrottle(websession.ThrottleOptions{Now: env.Now}),
+		Minter:        portalMinter{iss},
+		Revoker:       sessionRevoker{st: st, revs: revs, now: env.Now},
+		Scopes:        cfg.Scopes,
+		AuthorizePath: cfg.Endpoints.Authorize,
+		Issuer:        cfg.Issuer,
+		CodeTTL:       cfg.Tokens.CodeTTL.D(),
+	})
+}
+
+// portalMinter adapts the issuer to the portal's Minter.
+type portalMinter struct{ iss *issuer.Server }
+
+func (m portalMinter) MintA2A(ctx context.Context, clientID, user string) (string, time.Time, error) {
+	tok, err := m.iss.MintA2A(ctx, clientID, user)
+	return tok.AccessToken, tok.ExpiresAt, err
+}
+
+func (m portalMinter) MintImplicit(ctx context.Context, clientID, user, scope string) (string, int64, error) {
+	return m.iss.MintImplicit(ctx, clientID, user, scope)
+}
+
+// sessionRevoker revokes in the store and in this instance's revocation
+// set at once (other instances learn it from the store).
+type sessionRevoker struct {
+	st   store.Store
+	revs *revocation.Set
+	now  func() time.Time
+}
+
+func (r sessionRevoker) RevokeSession(ctx context.Context, id string) error {
+	now := r.now()
+	if err := r.st.RevokeSession(ctx, id, now); err != nil {
+		return err
+	}
+	s, err := r.st.GetSession(ctx, id)
+	if err != nil {
+		return err
+	}
+	r.revs.Add(store.Revocation{SessionID: id, ExpiresAt: s.ExpiresAt})
+	return nil
+}
