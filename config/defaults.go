@@ -66,6 +66,9 @@ func applyDefaults(c *Config, set map[any]*yaml.Node) {
 	dur(&c.Tokens.A2ATTL, defaultA2ATTL)
 	dur(&c.Tokens.CodeTTL, defaultCodeTTL)
 	num(&c.Tokens.InvalidScopeStatus, defaultInvalidScope)
+	if _, ok := set[&c.Tokens.BodyFormats]; !ok && len(c.Tokens.BodyFormats) == 0 {
+		c.Tokens.BodyFormats = []string{BodyForm, BodyJSON}
+	}
 	num(&c.InsufficientScopeStatus, defaultInsufficient)
 	dur(&c.Leeway, defaultLeeway)
 	num(&c.TokenCacheSize, defaultTokenCache)

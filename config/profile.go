@@ -10,6 +10,12 @@ const (
 	ProfileNavigraph     = "navigraph"
 )
 
+// Token request body formats (tokens.body_formats).
+const (
+	BodyForm = "form" // application/x-www-form-urlencoded
+	BodyJSON = "json" // application/json
+)
+
 // Profiles returns the known profile names, sorted.
 func Profiles() []string {
 	return []string{ProfileAltitudeAngel, ProfileCAPA, ProfileNavigraph}
@@ -20,12 +26,14 @@ func applyProfile(name string, c *Config) bool {
 	switch name {
 	case ProfileCAPA:
 		c.Endpoints.Token = "/account/token"
+		c.Tokens.BodyFormats = []string{BodyJSON, BodyForm}
 		c.Tokens.AccessTTL = Duration(8 * time.Hour)
 		c.Tokens.RefreshTTL = Duration(720 * time.Hour)
 		c.Tokens.A2ATTL = Duration(8760 * time.Hour)
 		c.Scopes = []string{"user"}
 	case ProfileAltitudeAngel:
 		c.Endpoints.Token = "/oauth/v2/token"
+		c.Tokens.BodyFormats = []string{BodyForm}
 		c.Tokens.AccessTTL = Duration(15 * time.Minute)
 		c.Tokens.RefreshOnEveryGrant = true
 		c.Tokens.InvalidScopeStatus = 401
@@ -35,6 +43,7 @@ func applyProfile(name string, c *Config) bool {
 		}
 	case ProfileNavigraph:
 		c.Endpoints.Token = "/connect/token"
+		c.Tokens.BodyFormats = []string{BodyForm}
 		c.Tokens.AccessTTL = Duration(time.Hour)
 		c.Scopes = []string{"fmsdata"}
 	default:

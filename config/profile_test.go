@@ -22,7 +22,7 @@ func TestDefaults(t *testing.T) {
 			Alg: "RS256", Audience: "http://localhost:8080",
 			AccessTTL: Duration(time.Hour), RefreshTTL: Duration(720 * time.Hour),
 			A2ATTL: Duration(8760 * time.Hour), CodeTTL: Duration(5 * time.Minute),
-			InvalidScopeStatus: 400,
+			InvalidScopeStatus: 400, BodyFormats: []string{"form", "json"},
 		},
 		Routes: []Route{{
 			Name: "r", Path: "/r/", Upstream: "http://127.0.0.1:9000",
@@ -92,11 +92,12 @@ func TestProfiles(t *testing.T) {
 		every   bool
 		invalid int
 		scopes  []string
+		bodies  []string
 	}{
-		{"capa", "/account/token", 8 * time.Hour, 720 * time.Hour, 8760 * time.Hour, false, 400, []string{"user"}},
+		{"capa", "/account/token", 8 * time.Hour, 720 * time.Hour, 8760 * time.Hour, false, 400, []string{"user"}, []string{"json", "form"}},
 		{"altitudeangel", "/oauth/v2/token", 15 * time.Minute, 720 * time.Hour, 8760 * time.Hour, true, 401,
-			[]string{"access_archive", "talk_tower", "manage_users", "query_mapdata", "query_mapairdata", "manage_flightreports"}},
-		{"navigraph", "/connect/token", time.Hour, 720 * time.Hour, 8760 * time.Hour, false, 400, []string{"fmsdata"}},
+			[]string{"access_archive", "talk_tower", "manage_users", "query_mapdata", "query_mapairdata", "manage_flightreports"}, []string{"form"}},
+		{"navigraph", "/connect/token", time.Hour, 720 * time.Hour, 8760 * time.Hour, false, 400, []string{"fmsdata"}, []string{"form"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.profile, func(t *testing.T) {
@@ -105,7 +106,8 @@ func TestProfiles(t *testing.T) {
 			tok := c.Tokens
 			if c.Profile != tt.profile || c.Endpoints.Token != tt.token || c.Endpoints.Authorize != "/authorize" ||
 				tok.AccessTTL.D() != tt.access || tok.RefreshTTL.D() != tt.refresh || tok.A2ATTL.D() != tt.a2a ||
-				tok.RefreshOnEveryGrant != tt.every || tok.InvalidScopeStatus != tt.invalid || !slices.Equal(c.Scopes, tt.scopes) {
+				tok.RefreshOnEveryGrant != tt.every || tok.InvalidScopeStatus != tt.invalid || !slices.Equal(c.Scopes, tt.scopes) ||
+				!slices.Equal(tok.BodyFormats, tt.bodies) {
 				t.Errorf("profile %s gave endpoints %+v, tokens %+v, scopes %q", tt.profile, c.Endpoints, tok, c.Scopes)
 			}
 		})
@@ -120,12 +122,14 @@ tokens:
   access_ttl: 5m
   refresh_on_every_grant: false
   invalid_scope_status: 400
+  body_formats: [json, form]
 scopes: [query_mapdata]
 `[1:])
 		if c.Endpoints != (Endpoints{Token: "/oauth/v2/token", Authorize: "/oauth/v2/authorize"}) {
 			t.Errorf("endpoints = %+v: the profile's token path stays, the file's authorize path is added", c.Endpoints)
 		}
-		if c.Tokens.AccessTTL.D() != 5*time.Minute || c.Tokens.RefreshOnEveryGrant || c.Tokens.InvalidScopeStatus != 400 {
+		if c.Tokens.AccessTTL.D() != 5*time.Minute || c.Tokens.RefreshOnEveryGrant || c.Tokens.InvalidScopeStatus != 400 ||
+			!slices.Equal(c.Tokens.BodyFormats, []string{"json", "form"}) {
 			t.Errorf("tokens = %+v", c.Tokens)
 		}
 		if !slices.Equal(c.Scopes, []string{"query_mapdata"}) {

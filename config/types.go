@@ -67,6 +67,11 @@ type Tokens struct {
 	// InvalidScopeStatus is the token endpoint's status for invalid_scope:
 	// 400 (default) or 401 (altitudeangel).
 	InvalidScopeStatus int `yaml:"invalid_scope_status"`
+	// BodyFormats are the token request bodies the token endpoint accepts:
+	// "form" (application/x-www-form-urlencoded) and "json"
+	// (application/json); default both. Another body gets 400
+	// invalid_request.
+	BodyFormats []string `yaml:"body_formats"`
 }
 
 // Route is one path prefix forwarded to one upstream.

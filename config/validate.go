@@ -114,6 +114,18 @@ func (v *validator) top(c *Config) {
 	if t.InvalidScopeStatus != 400 && t.InvalidScopeStatus != 401 {
 		v.at(&t.InvalidScopeStatus, t)("tokens.invalid_scope_status: %d must be 400 or 401", t.InvalidScopeStatus)
 	}
+	if len(t.BodyFormats) == 0 {
+		v.at(&t.BodyFormats, t)("tokens.body_formats: must name at least one of form, json")
+	}
+	for i := range t.BodyFormats {
+		f := &t.BodyFormats[i]
+		switch {
+		case *f != BodyForm && *f != BodyJSON:
+			v.at(f, &t.BodyFormats)("tokens.body_formats[%d]: %s is not a body format: use form or json", i, quote(*f))
+		case slices.Contains(t.BodyFormats[:i], *f):
+			v.at(f, &t.BodyFormats)("tokens.body_formats[%d]: duplicate format %s", i, quote(*f))
+		}
+	}
 	if s := c.InsufficientScopeStatus; s != 401 && s != 403 {
 		v.at(&c.InsufficientScopeStatus)("insufficient_scope_status: %d must be 401 or 403", s)
 	}

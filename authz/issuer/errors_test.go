@@ -100,6 +100,45 @@ func TestInvalidScopeStatusFollowsTheProfile(t *testing.T) {
 	}
 }
 
+func TestBodyFormatsFollowTheConfig(t *testing.T) {
+	form := "grant_type=client_credentials&client_id=backend&client_secret=" + url.QueryEscape(backendSecret)
+	jsonBody := `{"grant_type":"client_credentials","client_id":"backend","client_secret":"` + backendSecret + `"}`
+	tests := []struct {
+		name     string
+		formats  []string
+		ct, body string
+		status   int
+		desc     string
+	}{
+		{"form only refuses a JSON body", []string{"form"}, "application/json", jsonBody, 400, "accepts application/x-www-form-urlencoded"},
+		{"form only accepts a form body", []string{"form"}, "application/x-www-form-urlencoded", form, 200, ""},
+		{"form only names itself for an unknown type", []string{"form"}, "text/plain", form, 400, "accepts application/x-www-form-urlencoded"},
+		{"json only refuses a form body", []string{"json"}, "application/x-www-form-urlencoded", form, 400, "accepts application/json"},
+		{"json only accepts a JSON body with a charset", []string{"json"}, "application/json; charset=utf-8", jsonBody, 200, ""},
+		{"both accept JSON", []string{"json", "form"}, "application/json", jsonBody, 200, ""},
+		{"both accept a form", []string{"json", "form"}, "application/x-www-form-urlencoded", form, 200, ""},
+		{"both name both for an unknown type", []string{"json", "form"}, "text/plain", form, 400, "accepts application/json or application/x-www-form-urlencoded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newFixture(t, withConfig(func(c *config.Config) { c.Tokens.BodyFormats = tt.formats }))
+			r := fx.post(fx.cfg.Endpoints.Token, tt.ct, tt.body)
+			if r.status != tt.status {
+				t.Fatalf("got %d %s, want %d", r.status, r.raw, tt.status)
+			}
+			if tt.status == 200 {
+				if r.str("access_token") == "" {
+					t.Errorf("no access token: %s", r.raw)
+				}
+				return
+			}
+			if r.str("error") != "invalid_request" || !strings.Contains(r.str("error_description"), tt.desc) {
+				t.Errorf("got %s, want invalid_request mentioning %q", r.raw, tt.desc)
+			}
+		})
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	fx := newFixture(t)
 	auth := []string{"Authorization", basic("backend", backendSecret)}

@@ -9,7 +9,10 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+
+	"github.com/clearance-gw/clearance/config"
 )
 
 // maxBodyBytes bounds the body of token, revoke and introspect requests.
@@ -50,6 +53,39 @@ func readParams(w http.ResponseWriter, r *http.Request) (params, error) {
 		return params{}, ErrInvalidRequest.WithDescription("cannot read the request body")
 	}
 	return parseParams(ct, body)
+}
+
+// checkBodyFormat refuses a token request whose body format is not among
+// formats (tokens.body_formats; empty means both). A missing or malformed
+// Content-Type is left to readParams, which reports it.
+func checkBodyFormat(contentType string, formats []string) error {
+	if contentType == "" || len(formats) == 0 {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return nil
+	}
+	var f string
+	switch mt {
+	case "application/x-www-form-urlencoded":
+		f = config.BodyForm
+	case "application/json":
+		f = config.BodyJSON
+	}
+	if f != "" && slices.Contains(formats, f) {
+		return nil
+	}
+	names := make([]string, 0, len(formats))
+	for _, f := range formats {
+		switch f {
+		case config.BodyForm:
+			names = append(names, "application/x-www-form-urlencoded")
+		case config.BodyJSON:
+			names = append(names, "application/json")
+		}
+	}
+	return ErrInvalidRequest.WithDescription("unsupported Content-Type: this token endpoint accepts " + strings.Join(names, " or "))
 }
 
 // parseParams parses a form or JSON body according to its content type.

@@ -56,6 +56,11 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 			WithDescription("the token endpoint accepts only POST"))
 		return
 	}
+	cfg := s.cfg()
+	if err := checkBodyFormat(r.Header.Get("Content-Type"), cfg.Tokens.BodyFormats); err != nil {
+		s.writeError(ctx, w, "token request", err)
+		return
+	}
 	p, err := readParams(w, r)
 	if err != nil {
 		s.writeError(ctx, w, "token request", err)
@@ -73,7 +78,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(ctx, w, "token request", err, attrs...)
 		return
 	}
-	req := &tokenRequest{cfg: s.cfg(), grant: gt, client: client, params: p, now: s.now().UTC().Truncate(time.Second)}
+	req := &tokenRequest{cfg: cfg, grant: gt, client: client, params: p, now: s.now().UTC().Truncate(time.Second)}
 	resp, err := g.Issue(ctx, req)
 	if err != nil {
 		s.writeError(ctx, w, "token request", err, attrs...)
