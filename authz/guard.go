@@ -35,6 +35,9 @@ type Options struct {
 	Logger      *slog.Logger     // default: discard
 	Metrics     *Metrics         // default: registered on a private registry
 	Revocations Revocations      // nil: nothing is revoked
+	// Subscriptions answers routes that name a subscription; nil makes
+	// such routes answer 503.
+	Subscriptions Subscriptions
 	// HTTPClient fetches JWKS documents; nil means a client with a 10 s
 	// timeout on a clone of the default transport.
 	HTTPClient *http.Client
@@ -56,6 +59,7 @@ type Guard struct {
 	log     *slog.Logger
 	metrics *Metrics
 	revs    Revocations
+	subs    Subscriptions
 	hits    tokenCacheCounters
 	client  jwksClient
 	cache   *jwk.Cache
@@ -105,6 +109,7 @@ func NewGuard(ctx context.Context, cfg *config.Config, opts Options) (*Guard, er
 		log:     opts.Logger,
 		metrics: opts.Metrics,
 		revs:    opts.Revocations,
+		subs:    opts.Subscriptions,
 		ctx:     ctx,
 		remotes: map[string]*remote{},
 	}
@@ -128,7 +133,7 @@ func NewGuard(ctx context.Context, cfg *config.Config, opts Options) (*Guard, er
 	}
 	g.client = jwksClient{ctx: ctx, c: hc}
 	g.cache = jwk.NewCache(ctx, jwk.WithRefreshWindow(refreshWindow), jwk.WithErrSink(errSink{g}))
-	g.steps = []policyStep{checkScopes}
+	g.steps = []policyStep{checkScopes, g.checkSubscription}
 	if err := g.Update(cfg); err != nil {
 		return nil, err
 	}

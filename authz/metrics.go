@@ -48,3 +48,10 @@ func (m *Metrics) tokenCache() tokenCacheCounters {
 		miss: m.cacheMisses.WithLabelValues("token"),
 	}
 }
+
+// CacheCounters returns the clearance_cache_hits_total and
+// clearance_cache_misses_total counters of one cache, for caches kept
+// outside this package (the subscriptions cache).
+func (m *Metrics) CacheCounters(cache string) (hit, miss prometheus.Counter) {
+	return m.cacheHits.WithLabelValues(cache), m.cacheMisses.WithLabelValues(cache)
+}
