@@ -1,0 +1,134 @@
+package subscription
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"log/slog"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/store"
+	"github.com/clearance-gw/clearance/authz/store/sqlite"
+	"github.com/clearance-gw/clearance/config"
+)
+
+const (
+	issuer   = "https://gw.example"
+	audience = "https://api.example"
+)
+
+// t0 is the fake clock's start.
+var t0 = time.Date(2030, 6, 15, 12, 0, 0, 0, time.UTC)
+
+// clock is a concurrency-safe fake clock.
+type clock struct{ ns atomic.Int64 }
+
+func newClock() *clock {
+	c := &clock{}
+	c.ns.Store(t0.UnixNano())
+	return c
+}
+
+func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
+func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// gateway is a real guard on the gateway's own Ed25519 key, and a key to
+// mint its tokens.
+type gateway struct {
+	guard *authz.Guard
+	key   jwk.Key
+	clock *clock
+}
+
+func newGateway(t testing.TB, c *clock) *gateway {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := jwk.FromRaw(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Set(jwk.KeyIDKey, "k1")
+	k.Set(jwk.AlgorithmKey, jwa.EdDSA)
+	cfg := &config.Config{
+		Issuer: issuer, Realm: "clearance",
+		Tokens: config.Tokens{Alg: "EdDSA", Audience: audience},
+		Leeway: config.Duration(30 * time.Second), TokenCacheSize: 100,
+	}
+	g, err := authz.NewGuard(t.Context(), cfg, authz.Options{Now: c.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := jwk.NewSet()
+	set.AddKey(k)
+	if err := g.SetLocalKeys(set); err != nil {
+		t.Fatal(err)
+	}
+	return &gateway{guard: g, key: k, clock: c}
+}
+
+// token mints an hour-long access token for sub through client.
+func (g *gateway) token(t testing.TB, sub, client string) string {
+	t.Helper()
+	now := g.clock.Now()
+	tok, err := jwt.NewBuilder().Issuer(issuer).Subject(sub).Audience([]string{audience}).
+		IssuedAt(now).Expiration(now.Add(time.Hour)).JwtID(sub+"-"+client).
+		Claim("client_id", client).Claim("scope", "fmsdata").Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := jws.NewHeaders()
+	h.Set(jws.TypeKey, "at+jwt")
+	b, err := jwt.Sign(tok, jwt.WithKey(jwa.EdDSA, g.key, jws.WithProtectedHeaders(h)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// openStore opens a fresh SQLite store with clients and subscriptions:
+// alice has fmsdata (active at t0) and an expired charts subscription;
+// bob has one that starts tomorrow. Client navtool is owned by alice,
+// client orphan by nobody.
+func openStore(t testing.TB) *sqlite.Store {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "clearance.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, c := range []store.Client{
+		{ID: "navtool", Name: "Nav tool", Grants: []string{"client_credentials"}, Scopes: []string{"fmsdata"}, Owner: "alice"},
+		{ID: "orphan", Name: "Orphan", Grants: []string{"client_credentials"}, Scopes: []string{"fmsdata"}},
+	} {
+		c.CreatedAt = t0
+		if err := st.CreateClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []store.Subscription{
+		{User: "alice", Type: "fmsdata", Name: "Navigation Data", DateActive: day(2030, 1, 1), DateExpiry: day(2031, 1, 1).Add(-time.Second)},
+		{User: "alice", Type: "charts", Name: "Charts", DateActive: day(2029, 1, 1), DateExpiry: day(2030, 1, 1).Add(-time.Second)},
+		{User: "bob", Type: "fmsdata", Name: "Navigation Data", DateActive: t0.Add(24 * time.Hour), DateExpiry: day(2031, 1, 1)},
+	} {
+		if _, err := st.AddSubscription(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
+
+func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
