@@ -14,5 +14,8 @@ func commands() []command {
 		{name: "token a2a", summary: "mint a one-year application-to-application token", run: runTokenA2A},
 		{name: "keys list", summary: "list the token-signing keys", run: runKeysList},
 		{name: "keys rotate", summary: "make a new signing key and retire the current one", run: runKeysRotate},
+		{name: "subscription add", summary: "give a user a subscription (routes may require one)", run: runSubscriptionAdd},
+		{name: "subscription list", summary: "list a user's subscriptions", run: runSubscriptionList},
+		{name: "subscription remove", summary: "remove a subscription", run: runSubscriptionRemove},
 	}
 }

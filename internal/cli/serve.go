@@ -163,11 +163,17 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 		return nil, fmt.Errorf("load revocations: %w", err)
 	}
 
+	am := authz.NewMetrics(reg)
+	subs, err := newSubscriptionSource(cfg, st, env, reg, am)
+	if err != nil {
+		return nil, err
+	}
 	guard, err := authz.NewGuard(gctx, cfg, authz.Options{
-		Now:         env.Now,
-		Logger:      logger.With("component", "authz"),
-		Metrics:     authz.NewMetrics(reg),
-		Revocations: revs,
+		Now:           env.Now,
+		Logger:        logger.With("component", "authz"),
+		Metrics:       am,
+		Revocations:   revs,
+		Subscriptions: subs,
 	})
 	if err != nil {
 		return nil, err
@@ -194,7 +200,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 		Logger:    logger.With("component", "proxy"),
 		Metrics:   g.pm,
 		Now:       env.Now,
-		Endpoints: endpoints(iss.Routes()),
+		Endpoints: append(endpoints(iss.Routes()), subscriptionEndpoints(cfg, guard, subs, logger)...),
 	})
 	if err != nil {
 		return nil, err
@@ -270,8 +276,9 @@ func (g *gateway) reload(path string) {
 		g.logger.Error("config reload refused; the running config stays in force", "config", path, "problems", strings.Split(err.Error(), "\n"))
 		return
 	}
-	if cfg.Listen != g.cfg.Listen || cfg.AdminListen != g.cfg.AdminListen || cfg.Store != g.cfg.Store {
-		g.logger.Warn("listen addresses and store changes take effect at the next start")
+	if cfg.Listen != g.cfg.Listen || cfg.AdminListen != g.cfg.AdminListen || cfg.Store != g.cfg.Store ||
+		cfg.Subscriptions != g.cfg.Subscriptions {
+		g.logger.Warn("listen addresses, store and subscriptions changes take effect at the next start")
 	}
 	g.cfg = cfg
 	g.pm.Reload(true)

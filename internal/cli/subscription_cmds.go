@@ -1,0 +1,151 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clearance-gw/clearance/authz/store"
+	"github.com/clearance-gw/clearance/authz/subscription"
+	"github.com/clearance-gw/clearance/config"
+)
+
+type subscriptionJSON struct {
+	ID         int64  `json:"id"`
+	User       string `json:"user"`
+	Type       string `json:"type"`
+	Name       string `json:"name"`
+	DateActive string `json:"date_active"`
+	DateExpiry string `json:"date_expiry"`
+	Active     bool   `json:"active"`
+}
+
+func toSubscriptionJSON(s store.Subscription, now time.Time) subscriptionJSON {
+	return subscriptionJSON{ID: s.ID, User: s.User, Type: s.Type, Name: s.Name,
+		DateActive: s.DateActive.UTC().Format(time.RFC3339), DateExpiry: s.DateExpiry.UTC().Format(time.RFC3339),
+		Active: s.Active(now)}
+}
+
+func runSubscriptionAdd(ctx context.Context, c *cmdContext) error {
+	fs := c.flags("--user NAME --type TYPE --name NAME --from DATE --until DATE [--json]", `
+Gives a user a subscription. A route with "subscription: TYPE" admits the
+user's tokens only while one of that type is active (from <= now <= until),
+and GET /v1/subscriptions/valid lists the active ones.
+
+Dates are RFC 3339 (2025-01-31T12:00:00Z) or a day (2025-01-31, UTC); a day
+given to --until lasts to its end (23:59:59).
+
+Example:
+  clearance subscription add --user alice --type fmsdata \
+      --name "Navigation Data" --from 2025-01-01 --until 2025-12-31`)
+	user := fs.String("user", "", "user name (the sub of the user's tokens)")
+	kind := fs.String("type", "", "subscription type, as routes name it (e.g. fmsdata)")
+	name := fs.String("name", "", "display name (default: the type)")
+	from := fs.String("from", "", "first day or instant it is valid")
+	until := fs.String("until", "", "last day or instant it is valid")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := c.parse(0, 0); err != nil {
+		return err
+	}
+	switch {
+	case *user == "" || *kind == "" || *from == "" || *until == "":
+		return errors.New("--user, --type, --from and --until are required")
+	case strings.TrimSpace(*user) != *user || len(*user) > 256:
+		return fmt.Errorf("invalid user name %q", *user)
+	}
+	if len(*kind) > 128 || strings.ContainsFunc(*kind, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return fmt.Errorf("--type %q: use a word without spaces, as the routes name it", *kind)
+	}
+	if *name == "" {
+		*name = *kind
+	}
+	active, err := subscription.ParseDate(*from, false)
+	if err != nil {
+		return fmt.Errorf("--from: %w", err)
+	}
+	expiry, err := subscription.ParseDate(*until, true)
+	if err != nil {
+		return fmt.Errorf("--until: %w", err)
+	}
+	if expiry.Before(active) {
+		return fmt.Errorf("--until (%s) is before --from (%s)", expiry.Format(time.RFC3339), active.Format(time.RFC3339))
+	}
+	return c.withStore(ctx, func(_ *config.Config, st store.Store) error {
+		if _, err := st.GetUser(ctx, *user); errors.Is(err, store.ErrNotFound) {
+			fmt.Fprintf(c.env.Stderr, "note: %q is not a login user of this gateway; the subscription applies to tokens whose subject is %q\n", *user, *user)
+		} else if err != nil {
+			return err
+		}
+		s, err := st.AddSubscription(ctx, store.Subscription{User: *user, Type: *kind, Name: *name, DateActive: active, DateExpiry: expiry})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return c.printJSON(toSubscriptionJSON(s, c.env.Now()))
+		}
+		fmt.Fprintf(c.env.Stdout, "Subscription %d added: %s has %s (%q) from %s until %s.\n", s.ID, s.User, s.Type, s.Name,
+			s.DateActive.Format(time.RFC3339), s.DateExpiry.Format(time.RFC3339))
+		return nil
+	})
+}
+
+func runSubscriptionList(ctx context.Context, c *cmdContext) error {
+	fs := c.flags("--user NAME [--json]", "Lists a user's subscriptions, active or not.")
+	user := fs.String("user", "", "user name")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := c.parse(0, 0); err != nil {
+		return err
+	}
+	if *user == "" {
+		return errors.New("--user is required")
+	}
+	return c.withStore(ctx, func(_ *config.Config, st store.Store) error {
+		subs, err := st.ListSubscriptions(ctx, *user)
+		if err != nil {
+			return err
+		}
+		now := c.env.Now()
+		out := make([]subscriptionJSON, 0, len(subs))
+		for _, s := range subs {
+			out = append(out, toSubscriptionJSON(s, now))
+		}
+		if *asJSON {
+			return c.printJSON(out)
+		}
+		c.table("ID\tTYPE\tNAME\tFROM\tUNTIL\tACTIVE", func(w io.Writer) {
+			for _, s := range out {
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%v\n", s.ID, s.Type, s.Name, s.DateActive, s.DateExpiry, s.Active)
+			}
+		})
+		return nil
+	})
+}
+
+func runSubscriptionRemove(ctx context.Context, c *cmdContext) error {
+	fs := c.flags("ID [--json]", `
+Removes a subscription (IDs are shown by "clearance subscription list").
+Routes requiring it refuse the user's tokens from the next request on (with a
+remote subscriptions source, the remote service decides instead).`)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := c.parse(1, 1); err != nil {
+		return err
+	}
+	id, err := strconv.ParseInt(c.positional[0], 10, 64)
+	if err != nil || id <= 0 {
+		return fmt.Errorf("%q is not a subscription id", c.positional[0])
+	}
+	return c.withStore(ctx, func(_ *config.Config, st store.Store) error {
+		if err := st.RemoveSubscription(ctx, id); err != nil {
+			return fmt.Errorf("subscription %d: %w", id, err)
+		}
+		if *asJSON {
+			return c.printJSON(map[string]any{"id": id, "removed": true})
+		}
+		fmt.Fprintf(c.env.Stdout, "Subscription %d removed.\n", id)
+		return nil
+	})
+}
