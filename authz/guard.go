@@ -38,6 +38,9 @@ type Options struct {
 	// Subscriptions answers routes that name a subscription; nil makes
 	// such routes answer 503.
 	Subscriptions Subscriptions
+	// Origins knows the browser origins each client allows (CORS); nil
+	// refuses every cross-origin request made with a local token.
+	Origins OriginPolicy
 	// HTTPClient fetches JWKS documents; nil means a client with a 10 s
 	// timeout on a clone of the default transport.
 	HTTPClient *http.Client
@@ -60,6 +63,7 @@ type Guard struct {
 	metrics *Metrics
 	revs    Revocations
 	subs    Subscriptions
+	origins OriginPolicy
 	hits    tokenCacheCounters
 	client  jwksClient
 	cache   *jwk.Cache
@@ -110,6 +114,7 @@ func NewGuard(ctx context.Context, cfg *config.Config, opts Options) (*Guard, er
 		metrics: opts.Metrics,
 		revs:    opts.Revocations,
 		subs:    opts.Subscriptions,
+		origins: opts.Origins,
 		ctx:     ctx,
 		remotes: map[string]*remote{},
 	}
@@ -133,7 +138,7 @@ func NewGuard(ctx context.Context, cfg *config.Config, opts Options) (*Guard, er
 	}
 	g.client = jwksClient{ctx: ctx, c: hc}
 	g.cache = jwk.NewCache(ctx, jwk.WithRefreshWindow(refreshWindow), jwk.WithErrSink(errSink{g}))
-	g.steps = []policyStep{checkScopes, g.checkSubscription}
+	g.steps = []policyStep{checkScopes, g.checkOrigin, g.checkSubscription}
 	if err := g.Update(cfg); err != nil {
 		return nil, err
 	}

@@ -1,9 +1,10 @@
 package proxy
 
 import (
-	"context"
 	"net/http"
 	"testing"
+
+	"github.com/clearance-gw/clearance/config"
 )
 
 func TestCORS(t *testing.T) {
@@ -16,7 +17,7 @@ func TestCORS(t *testing.T) {
 	pub.Public = true
 	pub.AllowedOrigins = []string{"https://charts.example"}
 	g := newGateway(t, testConfig(prot, pub), testGuard(), func(o *Options) {
-		o.OriginAllowed = func(_ context.Context, origin string) bool { return origin == "https://client.example" }
+		o.OriginAllowed = func(_ *config.Route, origin string) bool { return origin == "https://client.example" }
 	})
 
 	preflightHdr := func(origin string) []string {

@@ -47,10 +47,10 @@ type Options struct {
 	Metrics   *Metrics         // default: none recorded
 	Now       func() time.Time // default: time.Now
 	Endpoints []Endpoint
-	// OriginAllowed reports whether some client registered origin (for CORS
-	// preflights; SPEC: "allowed for that route or any client"). Nil: only
-	// the route's allowed_origins count.
-	OriginAllowed func(ctx context.Context, origin string) bool
+	// OriginAllowed reports whether some client that may call the route
+	// registered origin (for CORS preflights; SPEC: "allowed for that route
+	// or any client"). Nil: only the route's allowed_origins count.
+	OriginAllowed func(route *config.Route, origin string) bool
 }
 
 // Handler is the gateway's public http.Handler.
@@ -62,7 +62,7 @@ type Handler struct {
 	now     func() time.Time
 	none    *routeMetrics
 	buffers *bufferPool
-	origins func(ctx context.Context, origin string) bool
+	origins func(route *config.Route, origin string) bool
 
 	table     atomic.Pointer[table]
 	endpoints atomic.Pointer[[]endpoint]
@@ -341,7 +341,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	label, rm = rt.cfg.Name, rt.m
 	origin := r.Header.Get("Origin")
 	if origin != "" && r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" &&
-		h.originAllowed(ctx, rt, origin) {
+		h.originAllowed(rt, origin) {
 		preflight(ex, r, origin)
 		return
 	}
@@ -367,8 +367,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.proxy.ServeHTTP(ex, r)
 }
 
-func (h *Handler) originAllowed(ctx context.Context, rt *route, origin string) bool {
-	return slices.Contains(rt.cfg.AllowedOrigins, origin) || (h.origins != nil && h.origins(ctx, origin))
+func (h *Handler) originAllowed(rt *route, origin string) bool {
+	return slices.Contains(rt.cfg.AllowedOrigins, origin) || (h.origins != nil && h.origins(&rt.cfg, origin))
 }
 
 // preflight answers a CORS preflight for an allowed origin; it is never

@@ -74,7 +74,11 @@ signed has expired (the longest token lifetime, an a2a token's by default).`)
 	}
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
 		logger := newLogger(c.env.Stderr, cfg.Log)
-		keys, err := openKeys(ctx, cfg, st, c.env, logger)
+		kek, err := loadKEK(cfg, c.env, logger)
+		if err != nil {
+			return err
+		}
+		keys, err := openKeys(ctx, cfg, st, kek, c.env, logger)
 		if err != nil {
 			return err
 		}
@@ -107,7 +111,11 @@ under "clearance sessions list --client ID" and can be revoked there.`)
 	}
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
 		logger := newLogger(c.env.Stderr, cfg.Log)
-		keys, err := openKeys(ctx, cfg, st, c.env, logger)
+		kek, err := loadKEK(cfg, c.env, logger)
+		if err != nil {
+			return err
+		}
+		keys, err := openKeys(ctx, cfg, st, kek, c.env, logger)
 		if err != nil {
 			return err
 		}

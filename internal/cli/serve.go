@@ -132,6 +132,7 @@ const (
 	keyReloadInterval     = time.Second      // other instances' key rotations
 	sessionsGaugeInterval = 15 * time.Second // clearance_active_sessions
 	pruneInterval         = time.Hour        // expired revocations, codes, sessions
+	originsInterval       = 2 * time.Second  // clients' CORS origins changed elsewhere
 )
 
 func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.Logger) (_ *gateway, err error) {
@@ -154,9 +155,17 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	if err := issuer.UpsertClients(ctx, st, cfg); err != nil {
 		return nil, fmt.Errorf("register the clients of the config: %w", err)
 	}
-	keys, err := openKeys(ctx, cfg, st, env, logger)
+	kek, err := loadKEK(cfg, env, logger)
 	if err != nil {
 		return nil, err
+	}
+	keys, err := openKeys(ctx, cfg, st, kek, env, logger)
+	if err != nil {
+		return nil, err
+	}
+	origins := authz.NewClientOrigins(st, originsInterval, logger.With("component", "origins"))
+	if err := origins.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("load client origins: %w", err)
 	}
 	revs := revocation.New(st, revocation.Options{Now: env.Now, Logger: logger.With("component", "revocations")})
 	if err := revs.Sync(ctx); err != nil {
@@ -174,6 +183,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 		Metrics:       am,
 		Revocations:   revs,
 		Subscriptions: subs,
+		Origins:       origins,
 	})
 	if err != nil {
 		return nil, err
@@ -195,12 +205,22 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	}
 	g.issuer = iss
 
+	pt, err := newPortal(cfg, st, iss, revs, kek, env, logger)
+	if err != nil {
+		return nil, err
+	}
+
 	g.pm = proxy.NewMetrics(reg)
+	eps := endpoints(iss.Routes())
+	for _, r := range pt.Routes() {
+		eps = append(eps, proxy.Endpoint{Name: r.Name, Pattern: r.Pattern, Handler: r.Handler})
+	}
 	h, err := proxy.New(cfg, guard, proxy.Options{
-		Logger:    logger.With("component", "proxy"),
-		Metrics:   g.pm,
-		Now:       env.Now,
-		Endpoints: append(endpoints(iss.Routes()), subscriptionEndpoints(cfg, guard, subs, logger)...),
+		Logger:        logger.With("component", "proxy"),
+		Metrics:       g.pm,
+		Now:           env.Now,
+		Endpoints:     append(eps, subscriptionEndpoints(cfg, guard, subs, logger)...),
+		OriginAllowed: origins.RouteAllows,
 	})
 	if err != nil {
 		return nil, err
@@ -210,6 +230,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	g.admin = proxy.NewAdmin(reg, g.ready)
 
 	go revs.Run(gctx)
+	go origins.Run(gctx)
 	go keys.Run(gctx)
 	go iss.Run(gctx, sessionsGaugeInterval)
 	go g.prune(gctx)

@@ -91,11 +91,7 @@ func sqlitePath(dsn string) string {
 
 // openKeys opens the signing keyring of the store (generating the first key
 // on first start).
-func openKeys(ctx context.Context, cfg *config.Config, st store.Store, env Env, logger *slog.Logger) (*issuer.Keyring, error) {
-	kek, err := loadKEK(cfg, env, logger)
-	if err != nil {
-		return nil, err
-	}
+func openKeys(ctx context.Context, cfg *config.Config, st store.Store, kek []byte, env Env, logger *slog.Logger) (*issuer.Keyring, error) {
 	opts := issuer.KeyringOptionsFor(cfg, kek)
 	opts.Now = env.Now
 	opts.Logger = logger.With("component", "keys")
