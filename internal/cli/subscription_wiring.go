@@ -39,12 +39,21 @@ func newSubscriptionSource(cfg *config.Config, st store.Store, env Env, reg prom
 	})
 }
 
-// subscriptionEndpoints serves GET /v1/subscriptions/valid from the store.
-// With a remote source the gateway serves none: the remote service (behind
-// a route, if it is proxied) answers for itself.
+// subscriptionEndpoints serves GET /v1/subscriptions/valid from the store
+// when subscriptions are in use: the navigraph profile, or a route that
+// requires one (so the path stays free for upstreams otherwise). With a
+// remote source the gateway serves none: the remote service (behind a
+// route, if it is proxied) answers for itself.
 func subscriptionEndpoints(cfg *config.Config, guard *authz.Guard, src subscriptionSource, logger *slog.Logger) []proxy.Endpoint {
 	local, ok := src.(*subscription.Local)
 	if !ok {
+		return nil
+	}
+	used := cfg.Profile == config.ProfileNavigraph
+	for _, r := range cfg.Routes {
+		used = used || r.Subscription != ""
+	}
+	if !used {
 		return nil
 	}
 	return []proxy.Endpoint{{
