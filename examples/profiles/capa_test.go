@@ -1,10 +1,16 @@
 package profiles
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -179,5 +185,139 @@ func TestCAPA(t *testing.T) {
 	assertError(t, r, http.StatusBadRequest, "invalid_scope")
 	if r := p.get("/.well-known/oauth-authorization-server", ""); !slices.Equal(strings.Fields(fmt.Sprint(r.json["scopes_supported"])), []string{"[user]"}) {
 		t.Errorf("scopes_supported = %v", r.json["scopes_supported"])
+	}
+}
+
+// browser is a user agent with cookies that does not follow redirects.
+type browser struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &browser{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) do(method, path string, form url.Values) (*http.Response, string) {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(b.t.Context(), method, b.base+path, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", formType)
+	}
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	page, err := io.ReadAll(res.Body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return res, string(page)
+}
+
+var hiddenRE = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+
+// hiddenFields are the hidden inputs of a page's forms.
+func hiddenFields(page string) url.Values {
+	v := url.Values{}
+	for _, m := range hiddenRE.FindAllStringSubmatch(page, -1) {
+		v.Set(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+	}
+	return v
+}
+
+// authorize walks a logged-out browser through /authorize: login page,
+// consent, allow. It returns the redirect to the client.
+func (b *browser) authorize(q url.Values, user, password string) *url.URL {
+	b.t.Helper()
+	res, page := b.do(http.MethodGet, "/authorize?"+q.Encode(), nil)
+	if res.StatusCode == http.StatusSeeOther {
+		login := res.Header.Get("Location")
+		if !strings.HasPrefix(login, "/portal/login") {
+			b.t.Fatalf("authorize sent the browser to %q", login)
+		}
+		_, page := b.do(http.MethodGet, login, nil)
+		form := hiddenFields(page)
+		form.Set("username", user)
+		form.Set("password", password)
+		res, _ = b.do(http.MethodPost, "/portal/login", form)
+		if res.StatusCode != http.StatusSeeOther {
+			b.t.Fatalf("login: %d", res.StatusCode)
+		}
+		res, page = b.do(http.MethodGet, res.Header.Get("Location"), nil)
+	}
+	if res.StatusCode != http.StatusOK {
+		b.t.Fatalf("consent page: %d", res.StatusCode)
+	}
+	if !strings.Contains(page, "Partner site") || !strings.Contains(page, "<code>user</code>") {
+		b.t.Errorf("the consent page does not name the client and the scope")
+	}
+	form := hiddenFields(page)
+	form.Set("decision", "allow")
+	res, _ = b.do(http.MethodPost, "/authorize", form)
+	if res.StatusCode != http.StatusSeeOther {
+		b.t.Fatalf("allow: %d", res.StatusCode)
+	}
+	loc, err := url.Parse(res.Header.Get("Location"))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return loc
+}
+
+// TestCAPASignIn follows the capa seed's browser flows on the site host: a
+// partner site sends the user to /authorize, then trades the code at
+// /account/token (JSON body); the implicit grant returns the token in the
+// fragment, without a refresh token.
+func TestCAPASignIn(t *testing.T) {
+	p := deriveProfile(t, "capa", "", nil)
+	p.clearance(alicePassword+"\n", "user", "add", "alice")
+	partnerSecret := p.createClient("--id", "partner-site", "--name", "Partner site",
+		"--grant", "authorization_code", "--grant", "refresh_token", "--grant", "implicit",
+		"--redirect-uri", "https://partner.example/callback", "--scope", "user")
+	p.serve()
+	b := newBrowser(t, p.base)
+
+	verifier := strings.Repeat("v3rifier-", 6)
+	sum := sha256.Sum256([]byte(verifier))
+	loc := b.authorize(url.Values{"response_type": {"code"}, "client_id": {"partner-site"},
+		"redirect_uri": {"https://partner.example/callback"}, "scope": {"user"}, "state": {"s-42"},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}, "alice", alicePassword)
+	if loc.Scheme+"://"+loc.Host+loc.Path != "https://partner.example/callback" || loc.Query().Get("state") != "s-42" || loc.Query().Get("code") == "" {
+		t.Fatalf("redirect %s", loc)
+	}
+	r := p.post("/account/token", "application/json", jsonBody(t, "grant_type", "authorization_code",
+		"client_id", "partner-site", "client_secret", partnerSecret, "code", loc.Query().Get("code"),
+		"redirect_uri", "https://partner.example/callback", "code_verifier", verifier))
+	assertToken(t, r, 8*time.Hour, "user", true)
+	if c := claims(t, r.str("access_token")); c["sub"] != "alice" || c["client_id"] != "partner-site" {
+		t.Errorf("claims %v", c)
+	}
+	if r := p.get("/v1/airports/EDDF", r.str("access_token")); r.status != http.StatusOK {
+		t.Errorf("API: %d %s", r.status, r.raw)
+	}
+
+	loc = b.authorize(url.Values{"response_type": {"token"}, "client_id": {"partner-site"},
+		"redirect_uri": {"https://partner.example/callback"}, "scope": {"user"}, "state": {"s-43"}}, "alice", alicePassword)
+	frag, err := url.ParseQuery(loc.Fragment)
+	if err != nil || frag.Get("token_type") != "Bearer" || frag.Get("expires_in") != "28800" || frag.Get("state") != "s-43" || frag.Has("refresh_token") {
+		t.Fatalf("implicit redirect %s", loc)
+	}
+	if r := p.get("/v1/airports/EDDF", frag.Get("access_token")); r.status != http.StatusOK {
+		t.Errorf("implicit token at the API: %d %s", r.status, r.raw)
 	}
 }
