@@ -240,8 +240,8 @@ func hiddenFields(page string) url.Values {
 	return v
 }
 
-// authorize walks a logged-out browser through /authorize: login page,
-// consent, allow. It returns the redirect to the client.
+// authorize walks a browser through /authorize: the login page if it is
+// not signed in yet, the consent page, allow. It returns the redirect to the client.
 func (b *browser) authorize(q url.Values, user, password string) *url.URL {
 	b.t.Helper()
 	res, page := b.do(http.MethodGet, "/authorize?"+q.Encode(), nil)
@@ -250,8 +250,8 @@ func (b *browser) authorize(q url.Values, user, password string) *url.URL {
 		if !strings.HasPrefix(login, "/portal/login") {
 			b.t.Fatalf("authorize sent the browser to %q", login)
 		}
-		_, page := b.do(http.MethodGet, login, nil)
-		form := hiddenFields(page)
+		_, loginPage := b.do(http.MethodGet, login, nil)
+		form := hiddenFields(loginPage)
 		form.Set("username", user)
 		form.Set("password", password)
 		res, _ = b.do(http.MethodPost, "/portal/login", form)
@@ -264,7 +264,7 @@ func (b *browser) authorize(q url.Values, user, password string) *url.URL {
 		b.t.Fatalf("consent page: %d", res.StatusCode)
 	}
 	if !strings.Contains(page, "Partner site") || !strings.Contains(page, "<code>user</code>") {
-		b.t.Errorf("the consent page does not name the client and the scope")
+		b.t.Errorf("the consent page does not name the client and the scope:\n%s", page)
 	}
 	form := hiddenFields(page)
 	form.Set("decision", "allow")
