@@ -167,6 +167,7 @@ func TestCheckOverHTTP(t *testing.T) {
 			want: invalidToken("algorithm not allowed")},
 		{name: "unknown kid", headers: []string{"Bearer " + unknownKid}, want: invalidToken("unknown key id")},
 		{name: "id token type", headers: []string{"Bearer " + mintRaw(t, f.rsa, payload, "id+jwt")}, want: invalidToken("unexpected token type")},
+		{name: "unknown critical header", headers: []string{"Bearer " + mintCrit(t, f.rsa, payload)}, want: invalidToken("unsupported critical header")},
 		{name: "plain JWT type", headers: []string{"Bearer " + mintRaw(t, f.rsa, payload, "JWT")},
 			want: response{200, "", "pilot-7||query_mapdata talk_tower"}},
 		{name: "no type", headers: []string{"Bearer " + mintRaw(t, f.rsa, payload, "")},

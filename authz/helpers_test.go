@@ -167,6 +167,23 @@ func mintRaw(t testing.TB, s signer, payload []byte, typ string) string {
 	return string(b)
 }
 
+// mintCrit signs payload with a "crit" header naming an extension no
+// verifier knows (RFC 7515 §4.1.11).
+func mintCrit(t testing.TB, s signer, payload []byte) string {
+	t.Helper()
+	h := jws.NewHeaders()
+	for k, v := range map[string]any{jws.TypeKey: "at+jwt", jws.CriticalKey: []string{"x-must-understand"}, "x-must-understand": true} {
+		if err := h.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := jws.Sign(payload, jws.WithKey(s.alg, s.key, jws.WithProtectedHeaders(h)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // mintJWT signs through jwt.Sign, the way the issuer does.
 func mintJWT(t testing.TB, s signer, iss, aud string, exp time.Time) string {
 	t.Helper()

@@ -20,6 +20,7 @@ var (
 	errAlgNotAllowed    = ErrInvalidToken.WithDescription("algorithm", "algorithm not allowed")
 	errAlgKeyMismatch   = ErrInvalidToken.WithDescription("algorithm", "algorithm does not match the key")
 	errTokenType        = ErrInvalidToken.WithDescription("malformed", "unexpected token type")
+	errCritical         = ErrInvalidToken.WithDescription("malformed", "unsupported critical header")
 	errNoKeyID          = ErrInvalidToken.WithDescription("unknown_key", "token has no key id")
 	errUnknownKeyID     = ErrInvalidToken.WithDescription("unknown_key", "unknown key id")
 	errSignature        = ErrInvalidToken.WithDescription("signature", "invalid signature")
@@ -111,6 +112,11 @@ func (g *Guard) verify(ctx context.Context, st *state, tok string) (p Principal,
 		}
 		if !acceptableType(h.Type()) {
 			return errTokenType
+		}
+		// RFC 7515 §4.1.11: a recipient must refuse a token whose "crit"
+		// names an extension it does not understand; we understand none.
+		if _, ok := h.Get(jws.CriticalKey); ok {
+			return errCritical
 		}
 		kid := h.KeyID()
 		k, ok := ring.lookup(kid)
