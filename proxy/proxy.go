@@ -427,7 +427,7 @@ func (h *Handler) rewrite(rt *route, pr *httputil.ProxyRequest) {
 
 	hd := out.Header
 	for k := range hd {
-		if hasPrefixFold(k, "X-Auth-") || (!rt.cfg.ForwardAuthorization && strings.EqualFold(k, "Authorization")) {
+		if spoofable(k) || (!rt.cfg.ForwardAuthorization && strings.EqualFold(k, "Authorization")) {
 			delete(hd, k)
 		}
 	}

@@ -83,6 +83,24 @@ func TestForwardedRequest(t *testing.T) {
 			},
 		},
 		{
+			name:   "underscore spellings of identity and forwarding headers stripped",
+			target: "/mapdata/tiles",
+			hdr: []string{"Authorization", "Bearer " + tokAlice, "X_Auth_Subject", "admin", "X-Auth_Scope", "manage_users",
+				"X_Forwarded_For", "6.6.6.6", "X_Request_Id", "spoofed", "X-Real-Ip", "6.6.6.6", "X_Real_IP", "6.6.6.6",
+				"X_Other", "kept"},
+			check: func(t *testing.T, s seen) {
+				for k, v := range s.Header {
+					n := strings.ToLower(strings.ReplaceAll(k, "_", "-"))
+					if strings.Contains(k, "_") && k != "X_other" || n == "x-real-ip" {
+						t.Errorf("upstream got %s = %q", k, v)
+					}
+				}
+				if s.Header.Get("X-Auth-Subject") != "alice" || s.Header.Get("X_other") != "kept" {
+					t.Errorf("upstream headers %v", s.Header)
+				}
+			},
+		},
+		{
 			name:   "authorization removed by default",
 			target: "/mapdata/tiles",
 			hdr:    []string{"Authorization", "Bearer " + tokAlice},

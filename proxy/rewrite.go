@@ -172,6 +172,25 @@ func newRequestID() string {
 	return string(s[:])
 }
 
+// spoofable reports whether a client-sent header could pass for one the
+// gateway vouches for: an X-Auth-* identity header, or X-Real-Ip (which
+// upstream frameworks trust like X-Forwarded-For). Underscore spellings
+// (X_Auth_Subject) count too: CGI and WSGI servers map "-" and "_" to the
+// same variable, so X_Auth_Subject would reach the application as
+// X-Auth-Subject. The X-Forwarded-* headers themselves are replaced by
+// SetXForwarded; their underscore spellings are removed here.
+func spoofable(k string) bool {
+	if hasPrefixFold(k, "X-Auth-") || strings.EqualFold(k, "X-Real-Ip") {
+		return true
+	}
+	if strings.IndexByte(k, '_') < 0 {
+		return false
+	}
+	n := strings.ReplaceAll(k, "_", "-")
+	return hasPrefixFold(n, "X-Auth-") || hasPrefixFold(n, "X-Forwarded-") || strings.EqualFold(n, "X-Real-Ip") ||
+		strings.EqualFold(n, "X-Request-Id") || strings.EqualFold(n, "Authorization")
+}
+
 // hasPrefixFold reports whether s begins with prefix, ignoring ASCII case.
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
