@@ -8,6 +8,7 @@ import (
 
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
+	"github.com/clearance-gw/clearance/internal/periodic"
 )
 
 // ClientLister is the part of the store ClientOrigins reads.
@@ -75,18 +76,9 @@ func (o *ClientOrigins) Refresh(ctx context.Context) error {
 
 // Run refreshes the set every interval until ctx ends.
 func (o *ClientOrigins) Run(ctx context.Context) {
-	t := time.NewTicker(o.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := o.Refresh(ctx); err != nil && ctx.Err() == nil {
-				o.log.WarnContext(ctx, "refresh client origins", "error", err)
-			}
-		}
-	}
+	periodic.Every(ctx, o.interval, o.Refresh, func(err error) {
+		o.log.WarnContext(ctx, "refresh client origins", "error", err)
+	})
 }
 
 // ClientAllows reports whether the client allows requests from origin.

@@ -29,6 +29,7 @@ import (
 
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
+	"github.com/clearance-gw/clearance/internal/periodic"
 )
 
 // KEKSize is the size of the key-encryption key that seals private signing
@@ -507,16 +508,7 @@ func (k *Keyring) Sign(tok jwt.Token) ([]byte, error) {
 
 // Run reloads the keys every ReloadInterval until ctx is done.
 func (k *Keyring) Run(ctx context.Context) {
-	t := time.NewTicker(k.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := k.Reload(ctx); err != nil && ctx.Err() == nil {
-			k.log.ErrorContext(ctx, "reload signing keys", "error", err)
-		}
-	}
+	periodic.Every(ctx, k.every, k.Reload, func(err error) {
+		k.log.ErrorContext(ctx, "reload signing keys", "error", err)
+	})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/clearance-gw/clearance/authz/revocation"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
+	"github.com/clearance-gw/clearance/internal/periodic"
 	"github.com/clearance-gw/clearance/proxy"
 )
 
@@ -247,18 +248,9 @@ func endpoints(routes []issuer.Route) []proxy.Endpoint {
 
 // prune deletes expired state now and then.
 func (g *gateway) prune(ctx context.Context) {
-	t := time.NewTicker(pruneInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := g.st.Prune(ctx, g.env.Now()); err != nil {
-				g.logger.Warn("prune expired state", "error", err)
-			}
-		}
-	}
+	periodic.Every(ctx, pruneInterval, func(ctx context.Context) error {
+		return g.st.Prune(ctx, g.env.Now())
+	}, func(err error) { g.logger.Warn("prune expired state", "error", err) })
 }
 
 func (g *gateway) current() *config.Config {
