@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/clearance-gw/clearance/authz/issuer"
@@ -74,11 +75,7 @@ signed has expired (the longest token lifetime, an a2a token's by default).`)
 	}
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
 		logger := newLogger(c.env.Stderr, cfg.Log)
-		kek, err := loadKEK(cfg, c.env, logger)
-		if err != nil {
-			return err
-		}
-		keys, err := openKeys(ctx, cfg, st, kek, c.env, logger)
+		keys, err := c.keyring(ctx, cfg, st, logger)
 		if err != nil {
 			return err
 		}
@@ -111,11 +108,7 @@ under "clearance sessions list --client ID" and can be revoked there.`)
 	}
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
 		logger := newLogger(c.env.Stderr, cfg.Log)
-		kek, err := loadKEK(cfg, c.env, logger)
-		if err != nil {
-			return err
-		}
-		keys, err := openKeys(ctx, cfg, st, kek, c.env, logger)
+		keys, err := c.keyring(ctx, cfg, st, logger)
 		if err != nil {
 			return err
 		}
@@ -139,4 +132,13 @@ under "clearance sessions list --client ID" and can be revoked there.`)
 			*user, *client, tok.Scope, tok.SessionID, tok.ExpiresAt.UTC().Format(time.RFC3339))
 		return nil
 	})
+}
+
+// keyring opens the store's signing keys for a one-off command.
+func (c *cmdContext) keyring(ctx context.Context, cfg *config.Config, st store.Store, logger *slog.Logger) (*issuer.Keyring, error) {
+	kek, err := loadKEK(cfg, c.env, logger)
+	if err != nil {
+		return nil, err
+	}
+	return openKeys(ctx, cfg, st, kek, c.env, logger)
 }
