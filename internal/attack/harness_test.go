@@ -471,3 +471,8 @@ func (g *gateway) browser() *http.Client {
 	return &http.Client{Transport: g.client.Transport, Jar: jar, Timeout: 20 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
+
+// basic encodes HTTP Basic client credentials as RFC 6749 §2.3.1 says.
+func basic(id, secret string) string {
+	return base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
+}
