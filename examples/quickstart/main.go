@@ -32,6 +32,10 @@ import (
 const (
 	upstreamAddr = "127.0.0.1:9000"
 	demoClient   = "demo-backend"
+	// The demo portal login. A fixed password is fine for a gateway that
+	// listens on loopback only; never reuse it elsewhere.
+	demoUser     = "demo"
+	demoPassword = "demo-password"
 )
 
 func main() {
@@ -60,11 +64,15 @@ func run(ctx context.Context, configPath string, check bool, out io.Writer) erro
 	env := cli.OSEnv()
 	env.Stdout, env.Stderr = io.Discard, io.Discard
 	cli.Run(ctx, []string{"client", "delete", "--config", configPath, demoClient}, env)
+	// A portal user who owns the demo client (made once; it stays in data/).
+	uenv := env
+	uenv.Stdin = strings.NewReader(demoPassword + "\n")
+	cli.Run(ctx, []string{"user", "add", "--config", configPath, demoUser}, uenv)
 	var created bytes.Buffer
 	var errs bytes.Buffer
 	cenv := env
 	cenv.Stdout, cenv.Stderr = &created, &errs
-	if code := cli.Run(ctx, []string{"client", "create", "--config", configPath, "--id", demoClient, "--name", "Demo backend",
+	if code := cli.Run(ctx, []string{"client", "create", "--config", configPath, "--id", demoClient, "--name", "Demo backend", "--owner", demoUser,
 		"--grant", "client_credentials", "--scope", "airports", "--scope", "charts", "--scope", "airspace", "--json"}, cenv); code != 0 {
 		return fmt.Errorf("register the demo client: %s", strings.TrimSpace(errs.String()))
 	}
@@ -131,6 +139,7 @@ func run(ctx context.Context, configPath string, check bool, out io.Writer) erro
 		<-done
 		return nil
 	}
+	fmt.Fprintf(out, "The developer portal: open %s/portal/ and sign in as %q with the password %q\nto see the demo client, its grants and sessions.\n\n", gw, demoUser, demoPassword)
 	fmt.Fprintln(out, "Press Ctrl-C to stop.")
 	if code := <-done; code != 0 {
 		return fmt.Errorf("the gateway exited with code %d", code)
