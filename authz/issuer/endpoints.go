@@ -256,8 +256,8 @@ type introspection struct {
 }
 
 // serveIntrospect is RFC 7662 token introspection for authenticated
-// (confidential) clients: access and refresh tokens; revoked, expired and
-// unknown ones are {"active":false}.
+// (confidential) clients, of the access and refresh tokens issued to them;
+// revoked, expired, unknown and other clients' tokens are {"active":false}.
 func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p, client, ok := s.postParams(w, r, "introspect request", false)
@@ -282,6 +282,13 @@ func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 		if res.Active {
 			break
 		}
+	}
+	if res.Active && res.ClientID != client.ID {
+		// Any developer can register a client in the portal: what a token
+		// carries (user, scopes, session) is told only to the client it
+		// was issued to (RFC 7662 §2.2 lets the server answer inactive).
+		s.log.InfoContext(ctx, "introspection of another client's token refused", "client_id", client.ID)
+		res = introspection{}
 	}
 	body, _ := json.Marshal(res)
 	writeJSON(w, http.StatusOK, body)

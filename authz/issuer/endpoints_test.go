@@ -203,12 +203,20 @@ func TestIntrospect(t *testing.T) {
 	at := fx.verify(tok.str("access_token"))
 	introspect := func(token, hint string) response {
 		t.Helper()
-		r := fx.endpoint("/introspect", url.Values{"token": {token}, "token_type_hint": {hint}}, "backend", backendSecret)
+		r := fx.endpoint("/introspect", url.Values{"token": {token}, "token_type_hint": {hint}}, "app", appSecret)
 		if r.status != 200 {
 			t.Fatalf("introspect: %d %s", r.status, r.raw)
 		}
 		return r
 	}
+	t.Run("another client learns nothing", func(t *testing.T) {
+		for _, token := range []string{tok.str("access_token"), tok.str("refresh_token")} {
+			r := fx.endpoint("/introspect", url.Values{"token": {token}}, "backend", backendSecret)
+			if r.status != 200 || r.raw != "{\"active\":false}\n" {
+				t.Errorf("backend introspecting app's token: %d %s", r.status, r.raw)
+			}
+		}
+	})
 
 	r := introspect(tok.str("access_token"), "")
 	if r.body["active"] != true || r.str("sub") != "alice" || r.str("client_id") != "app" || r.str("scope") != "user" ||
