@@ -194,6 +194,7 @@ func signRaw(header, payload string, sign func([]byte) []byte) string {
 // gatewayOptions shape the config of one gateway under attack.
 type gatewayOptions struct {
 	extraRoutes string // YAML list items appended to routes
+	debugLog    bool   // log at debug level
 }
 
 // gateway is "clearance serve" running in-process.
@@ -246,8 +247,9 @@ trusted_issuers:
     audience: %s
     algorithms: [EdDSA]
 server: {shutdown_grace: 2s}
+log: {level: %s}
 `, gatewayIssuer, filepath.Join(dir, "clearance.db"), up.srv.URL, up.srv.URL, up.srv.URL, up.srv.URL,
-		opts.extraRoutes, ext.iss, ext.jwks.URL, extAudience)
+		opts.extraRoutes, ext.iss, ext.jwks.URL, extAudience, map[bool]string{true: "debug", false: "info"}[opts.debugLog])
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
