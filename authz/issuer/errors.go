@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -15,6 +16,7 @@ type Error struct {
 	Code        string
 	Description string
 	Status      int
+	RetryAfter  int // seconds, sent as Retry-After when set
 }
 
 func (e *Error) Error() string {
@@ -56,6 +58,9 @@ var (
 	ErrInvalidScope         = &Error{Code: "invalid_scope", Status: http.StatusBadRequest}
 	ErrUnsupportedTokenType = &Error{Code: "unsupported_token_type", Status: http.StatusBadRequest}
 	ErrServerError          = &Error{Code: "server_error", Status: http.StatusInternalServerError, Description: "internal error"}
+	// ErrTooManyAttempts refuses a password grant while the user or the
+	// address is throttled after failed logins.
+	ErrTooManyAttempts = &Error{Code: "invalid_grant", Status: http.StatusTooManyRequests}
 )
 
 // writeError writes err as an RFC 6749 JSON error with no-store caching.
@@ -73,6 +78,9 @@ func (s *Server) writeError(ctx context.Context, w http.ResponseWriter, endpoint
 	}
 	s.metrics.tokenError(e.Code)
 	h := w.Header()
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
 	if e.Status == http.StatusUnauthorized && e.Code == ErrInvalidClient.Code {
 		h.Set("WWW-Authenticate", `Basic realm="`+quoteRealm(s.cfg().Realm)+`"`)
 	}

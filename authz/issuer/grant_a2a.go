@@ -20,7 +20,7 @@ func (a2aGrant) Public() bool     { return false }
 func (a2aGrant) FirstParty() bool { return true }
 
 func (g a2aGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenResponse, error) {
-	u, err := g.s.authenticateUser(ctx, req.params)
+	u, err := g.s.authenticateUser(ctx, req)
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ func (g adminGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenRespons
 	if subject == "" {
 		return nil, ErrInvalidRequest.WithDescription("subject is required: the user the token is for")
 	}
-	admin, err := g.s.authenticateUser(ctx, req.params)
+	admin, err := g.s.authenticateUser(ctx, req)
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,7 @@ func (passwordGrant) Public() bool     { return false }
 func (passwordGrant) FirstParty() bool { return true }
 
 func (g passwordGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenResponse, error) {
-	u, err := g.s.authenticateUser(ctx, req.params)
+	u, err := g.s.authenticateUser(ctx, req)
 	if err != nil {
 		return nil, err
 	}

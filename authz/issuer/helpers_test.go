@@ -128,6 +128,8 @@ type fixture struct {
 	ts      *httptest.Server
 	logs    *syncBuffer
 	storeOf func(issuer.Store) issuer.Store // wraps the store given to the server
+	// throttle, when set, limits failed password attempts.
+	throttle issuer.Throttle
 }
 
 type option func(*fixture)
@@ -191,7 +193,7 @@ func (fx *fixture) start() {
 		is = fx.storeOf(st)
 	}
 	fx.srv, err = issuer.New(fx.cfg, is, fx.keys, issuer.Options{Now: fx.clock.Now, Logger: logger,
-		Metrics: issuer.NewMetrics(fx.reg), Revocations: fx.revs})
+		Metrics: issuer.NewMetrics(fx.reg), Revocations: fx.revs, Throttle: fx.throttle})
 	if err != nil {
 		t.Fatal(err)
 	}

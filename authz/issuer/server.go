@@ -54,18 +54,31 @@ type Options struct {
 	Logger      *slog.Logger     // discarded when nil
 	Metrics     *Metrics         // none when nil
 	Revocations Revocations      // required for revocations to reach the proxy at once
+	// Throttle limits failed password attempts of the password, a2a and
+	// admin grants; nil means no limit. The wiring passes the portal's
+	// login throttle so both count against the same user and address.
+	Throttle Throttle
+}
+
+// Throttle counts failed logins per user and per address
+// (websession.Throttle implements it).
+type Throttle interface {
+	RetryAfter(user, addr string) time.Duration
+	Fail(user, addr string)
+	Reset(user string)
 }
 
 // Server is the authorization server.
 type Server struct {
-	config  atomic.Pointer[config.Config]
-	st      Store
-	keys    *Keyring
-	now     func() time.Time
-	log     *slog.Logger
-	metrics *Metrics
-	revs    Revocations
-	grants  map[string]Grant
+	config   atomic.Pointer[config.Config]
+	st       Store
+	keys     *Keyring
+	now      func() time.Time
+	log      *slog.Logger
+	metrics  *Metrics
+	revs     Revocations
+	throttle Throttle
+	grants   map[string]Grant
 
 	// dummyHash is checked against for unknown users, so a wrong user
 	// name costs what a wrong password does (no user enumeration by
@@ -79,7 +92,7 @@ func New(cfg *config.Config, st Store, keys *Keyring, opts Options) (*Server, er
 	if cfg == nil || st == nil || keys == nil {
 		return nil, errors.New("issuer: config, store and keyring are required")
 	}
-	s := &Server{st: st, keys: keys, now: opts.Now, log: opts.Logger, metrics: opts.Metrics, revs: opts.Revocations}
+	s := &Server{st: st, keys: keys, now: opts.Now, log: opts.Logger, metrics: opts.Metrics, revs: opts.Revocations, throttle: opts.Throttle}
 	if s.now == nil {
 		s.now = time.Now
 	}

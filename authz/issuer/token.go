@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -33,6 +34,7 @@ type tokenRequest struct {
 	client store.Client
 	params params
 	now    time.Time
+	addr   string // the caller's address, for the password throttle
 }
 
 // tokenResponse is the RFC 6749 §5.1 body, plus what the log line names.
@@ -78,7 +80,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(ctx, w, "token request", err, attrs...)
 		return
 	}
-	req := &tokenRequest{cfg: cfg, grant: gt, client: client, params: p, now: s.now().UTC().Truncate(time.Second)}
+	req := &tokenRequest{cfg: cfg, grant: gt, client: client, params: p, now: s.now().UTC().Truncate(time.Second), addr: remoteHost(r)}
 	resp, err := g.Issue(ctx, req)
 	if err != nil {
 		s.writeError(ctx, w, "token request", err, attrs...)
@@ -270,12 +272,37 @@ func (s *Server) plainToken(req *tokenRequest, subject, scope string, ttl time.D
 	return &tokenResponse{AccessToken: signed, ExpiresIn: seconds(ttl), Scope: scope, subject: subject}, nil
 }
 
-// authenticateUser checks the username and password parameters.
-func (s *Server) authenticateUser(ctx context.Context, p params) (store.User, error) {
+// authenticateUser checks the username and password parameters. Failed
+// attempts are throttled per user and per address (the portal's login
+// counts against the same limits), so the password-taking grants cannot be
+// used to guess passwords.
+func (s *Server) authenticateUser(ctx context.Context, req *tokenRequest) (store.User, error) {
+	p := req.params
 	name, pw := p.get("username"), p.get("password")
 	if name == "" || pw == "" {
 		return store.User{}, ErrInvalidRequest.WithDescription("username and password are required")
 	}
+	if s.throttle != nil {
+		if wait := s.throttle.RetryAfter(name, req.addr); wait > 0 {
+			secs := int((wait + time.Second - 1) / time.Second)
+			e := ErrTooManyAttempts.WithDescription(fmt.Sprintf("too many failed logins: try again in %d seconds", secs))
+			e.RetryAfter = secs
+			return store.User{}, e
+		}
+	}
+	u, err := s.checkPassword(ctx, name, pw)
+	if s.throttle != nil {
+		switch {
+		case errors.Is(err, ErrInvalidGrant):
+			s.throttle.Fail(name, req.addr)
+		case err == nil:
+			s.throttle.Reset(name)
+		}
+	}
+	return u, err
+}
+
+func (s *Server) checkPassword(ctx context.Context, name, pw string) (store.User, error) {
 	u, err := s.st.GetUser(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
 		s.dummyOnce.Do(func() { s.dummyHash, _ = secret.HashPassword("unknown user") })
@@ -293,6 +320,14 @@ func (s *Server) authenticateUser(ctx context.Context, p params) (store.User, er
 		return u, ErrInvalidGrant.WithDescription("wrong username or password")
 	}
 	return u, nil
+}
+
+// remoteHost is the host part of the request's remote address.
+func remoteHost(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 func seconds(d time.Duration) int64 { return int64(d / time.Second) }

@@ -26,7 +26,7 @@ func cookieKey(kek []byte) []byte {
 }
 
 // newPortal builds the developer portal and the /authorize pages.
-func newPortal(cfg *config.Config, st store.Store, iss *issuer.Server, revs *revocation.Set, kek []byte, env Env, logger *slog.Logger) (*portal.Portal, error) {
+func newPortal(cfg *config.Config, st store.Store, iss *issuer.Server, revs *revocation.Set, throttle *websession.Throttle, kek []byte, env Env, logger *slog.Logger) (*portal.Portal, error) {
 	cookies, err := websession.New(cookieKey(kek), websession.Options{
 		Secure: strings.HasPrefix(cfg.Issuer, "https://"),
 		Now:    env.Now,
@@ -38,7 +38,7 @@ func newPortal(cfg *config.Config, st store.Store, iss *issuer.Server, revs *rev
 		Now:           env.Now,
 		Logger:        logger.With("component", "portal"),
 		Cookies:       cookies,
-		Throttle:      websession.NewThrottle(websession.ThrottleOptions{Now: env.Now}),
+		Throttle:      throttle,
 		Minter:        portalMinter{iss},
 		Revoker:       sessionRevoker{st: st, revs: revs, now: env.Now},
 		Scopes:        cfg.Scopes,

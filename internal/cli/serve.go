@@ -22,6 +22,7 @@ import (
 	"github.com/clearance-gw/clearance/authz/issuer"
 	"github.com/clearance-gw/clearance/authz/revocation"
 	"github.com/clearance-gw/clearance/authz/store"
+	"github.com/clearance-gw/clearance/authz/websession"
 	"github.com/clearance-gw/clearance/config"
 	"github.com/clearance-gw/clearance/internal/periodic"
 	"github.com/clearance-gw/clearance/proxy"
@@ -195,18 +196,21 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 			logger.Error("signing keys refused by the guard", "error", err)
 		}
 	})
+	// One throttle of failed logins for the portal and the password grants.
+	throttle := websession.NewThrottle(websession.ThrottleOptions{Now: env.Now})
 	iss, err := issuer.New(cfg, st, keys, issuer.Options{
 		Now:         env.Now,
 		Logger:      logger,
 		Metrics:     issuer.NewMetrics(reg),
 		Revocations: revs,
+		Throttle:    throttle,
 	})
 	if err != nil {
 		return nil, err
 	}
 	g.issuer = iss
 
-	pt, err := newPortal(cfg, st, iss, revs, kek, env, logger)
+	pt, err := newPortal(cfg, st, iss, revs, throttle, kek, env, logger)
 	if err != nil {
 		return nil, err
 	}
