@@ -326,6 +326,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(ex, http.StatusRequestHeaderFieldsTooLarge, headersTooLargeBody)
 		return
 	}
+	if hasDotSegmentParam(r.URL.Path) {
+		writeJSON(ex, http.StatusBadRequest, dotSegmentBody)
+		return
+	}
 	ctx := context.WithValue(r.Context(), exchangeKey{}, ex)
 	clean := cleanPath(r.URL.Path)
 	if ep := h.endpoint(clean); ep != nil {
@@ -475,6 +479,7 @@ func headerSize(r *http.Request) int {
 func HardHeaderLimit(configured int) int { return max(4*configured, 1<<20) }
 
 const (
+	dotSegmentBody      = `{"error":"invalid_request","error_description":"dot segments with path parameters are not allowed"}` + "\n"
 	headersTooLargeBody = `{"error":"invalid_request","error_description":"request headers too large"}` + "\n"
 	notFoundBody        = `{"error":"not_found","error_description":"no route matches this path"}` + "\n"
 	badGatewayBody      = `{"error":"bad_gateway","error_description":"the upstream service is unavailable"}` + "\n"

@@ -89,6 +89,23 @@ func cleanPath(p string) string {
 	return path.Clean(p)
 }
 
+// hasDotSegmentParam reports whether a segment of p is "." or ".." followed
+// by a path parameter (";..."): some upstream servers (Java servlet
+// containers) drop the parameter and then resolve the dot segment, so
+// "/public/..;/private" would reach a path the route table never matched.
+func hasDotSegmentParam(p string) bool {
+	for p != "" {
+		var seg string
+		seg, p, _ = strings.Cut(p, "/")
+		if i := strings.IndexByte(seg, ';'); i >= 0 {
+			if s := seg[:i]; s == "." || s == ".." {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // isCleanForm reports whether p is clean, or clean plus one trailing slash.
 func isCleanForm(p, clean string) bool {
 	if p == clean {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"maps"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -180,4 +181,37 @@ func FuzzRouteMatch(f *testing.F) {
 			t.Fatalf("stripping %q from %q gave %q", got.prefix, fp, sp)
 		}
 	})
+}
+
+func TestHasDotSegmentParam(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/v1/public/..;/private": true,
+		"/v1/public/.;/x":        true,
+		"/..;jsessionid=1/x":     true,
+		"/v1/charts;v=2/x":       false,
+		"/v1/a..;/x":             false,
+		"/v1/..":                 false, // cleaned by the route table, not a parameter trick
+		"/":                      false,
+	} {
+		if got := hasDotSegmentParam(p); got != want {
+			t.Errorf("hasDotSegmentParam(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
+
+func TestDotSegmentParamRefused(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("forwarded %q", r.URL.Path)
+	})
+	pub := testRoute("pub", "/pub/", up.URL)
+	pub.Public = true
+	g := newGateway(t, testConfig(pub), testGuard())
+	res, err := http.Get(g.URL + "/pub/..;/private")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Errorf("status %d, want 400", res.StatusCode)
+	}
 }

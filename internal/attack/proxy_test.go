@@ -234,7 +234,6 @@ func TestPathTricks(t *testing.T) {
 		"/v1/public//b",
 		"/v1/public/a%2fb",
 		"/v1/public/a%252e%252e/b",
-		"/v1/public/..;/x",
 	} {
 		t.Run("forwarded as routed "+p, func(t *testing.T) {
 			r := g.rawGet(p)
@@ -251,6 +250,19 @@ func TestPathTricks(t *testing.T) {
 			}
 			if seg := strings.Split(u.Path, "/"); containsDotSegment(seg) {
 				t.Errorf("%q forwarded with a dot segment: %q", p, s.RequestURI)
+			}
+		})
+	}
+	// A dot segment with a path parameter ("..;") is resolved by some
+	// upstream servers after the gateway routed it: refused outright.
+	for _, p := range []string{"/v1/public/..;/x", "/v1/public/..;/charts/EDDF", "/v1/public/.;/x", "/v1/public/%2e%2e;/x"} {
+		t.Run("refused "+p, func(t *testing.T) {
+			before := g.up.count()
+			if r := g.rawGet(p); r.status != http.StatusBadRequest {
+				t.Errorf("status %d %s, want 400", r.status, r.body)
+			}
+			if g.up.count() != before {
+				t.Error("forwarded")
 			}
 		})
 	}
