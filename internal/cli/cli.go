@@ -168,12 +168,15 @@ func (c *cmdContext) flags(usageLine, help string) *flag.FlagSet {
 // and checks the number of positional arguments.
 func (c *cmdContext) parse(minPos, maxPos int) error {
 	args := c.args
+	for _, a := range args {
+		if a == "-h" || a == "--h" || a == "-help" || a == "--help" {
+			c.fs.SetOutput(c.env.Stdout) // asked-for help goes to stdout
+		}
+	}
 	for {
 		if err := c.fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				c.fs.SetOutput(c.env.Stdout)
-				c.fs.Usage()
-				return exitCode(0)
+				return exitCode(0) // the flag package printed the usage
 			}
 			return errUsage
 		}

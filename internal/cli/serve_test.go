@@ -356,3 +356,22 @@ func TestCheckAcceptsRepoConfig(t *testing.T) {
 		t.Errorf("stdout %q", out.String())
 	}
 }
+
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"client", "create", "--help"}, {"user", "add", "-h"}} {
+		var out, errb bytes.Buffer
+		if code := Run(t.Context(), args, Env{Stdout: &out, Stderr: &errb}); code != 0 {
+			t.Errorf("%v: exit %d", args, code)
+		}
+		if !strings.Contains(out.String(), "Usage") && !strings.Contains(out.String(), "clearance") || errb.Len() != 0 {
+			t.Errorf("%v: help on stdout %q, stderr %q", args, out.String(), errb.String())
+		}
+		if strings.Count(out.String(), "Usage:") > 1 {
+			t.Errorf("%v: usage printed twice", args)
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := Run(t.Context(), []string{"client", "create", "--bogus"}, Env{Stdout: &out, Stderr: &errb}); code != 2 || !strings.Contains(errb.String(), "bogus") {
+		t.Errorf("unknown flag: exit %d, stderr %q", code, errb.String())
+	}
+}
