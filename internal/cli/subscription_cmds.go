@@ -36,12 +36,12 @@ Gives a user a subscription. A route with "subscription: TYPE" admits the
 user's tokens only while one of that type is active (from <= now <= until),
 and GET /v1/subscriptions/valid lists the active ones.
 
-Dates are RFC 3339 (2025-01-31T12:00:00Z) or a day (2025-01-31, UTC); a day
+Dates are RFC 3339 (2026-01-31T12:00:00Z) or a day (2026-01-31, UTC); a day
 given to --until lasts to its end (23:59:59).
 
 Example:
   clearance subscription add --user alice --type fmsdata \
-      --name "Navigation Data" --from 2025-01-01 --until 2025-12-31`)
+      --name "Navigation Data" --from 2026-01-01 --until 2027-12-31`)
 	user := fs.String("user", "", "user name (the sub of the user's tokens)")
 	kind := fs.String("type", "", "subscription type, as routes name it (e.g. fmsdata)")
 	name := fs.String("name", "", "display name (default: the type)")
