@@ -178,6 +178,10 @@ type KeyringOptions struct {
 	// Retain is how long a retired key stays published; see
 	// MaxTokenLifetime.
 	Retain time.Duration
+	// Activation is how long a rotated-in key is published before it
+	// signs (the old key signs meanwhile), so that every instance and every
+	// JWKS cache has it before the first token it signs; 0: at once.
+	Activation time.Duration
 	// ReloadInterval is how often Run re-reads the store; 10s when 0.
 	ReloadInterval time.Duration
 	Now            func() time.Time
@@ -196,6 +200,7 @@ type Keyring struct {
 	alg    jwa.SignatureAlgorithm
 	kek    []byte
 	retain time.Duration
+	active time.Duration // Activation
 	every  time.Duration
 	now    func() time.Time
 	log    *slog.Logger
@@ -231,7 +236,7 @@ func NewKeyring(ctx context.Context, st KeyStore, opts KeyringOptions) (*Keyring
 		return nil, fmt.Errorf("key encryption key is %d bytes, want %d", len(opts.KEK), KEKSize)
 	}
 	k := &Keyring{
-		st: st, alg: alg, kek: opts.KEK, retain: opts.Retain, every: opts.ReloadInterval,
+		st: st, alg: alg, kek: opts.KEK, retain: opts.Retain, active: opts.Activation, every: opts.ReloadInterval,
 		now: opts.Now, log: opts.Logger, private: make(map[string]crypto.Signer),
 	}
 	if k.every <= 0 {
@@ -249,12 +254,12 @@ func NewKeyring(ctx context.Context, st KeyStore, opts KeyringOptions) (*Keyring
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
-	if signing(keys) == nil {
+	if signing(keys, k.now(), k.active) == nil {
 		k.log.InfoContext(ctx, "no signing key in the store: generating one", "alg", string(alg))
 		if _, err := k.addLocked(ctx); err != nil {
 			return nil, err
 		}
-	} else if cur := signing(keys); cur.Alg != string(alg) {
+	} else if cur := signing(keys, k.now(), k.active); cur.Alg != string(alg) {
 		k.log.InfoContext(ctx, "configured signing algorithm differs from the current key: rotating",
 			"kid", cur.ID, "key_alg", cur.Alg, "alg", string(alg))
 		if err := k.rotateLocked(ctx); err != nil {
@@ -267,14 +272,35 @@ func NewKeyring(ctx context.Context, st KeyStore, opts KeyringOptions) (*Keyring
 	return k, nil
 }
 
-// signing returns the newest key that is not retired, or nil.
-func signing(keys []store.SigningKey) *store.SigningKey {
-	for i := len(keys) - 1; i >= 0; i-- {
-		if keys[i].RetiredAt.IsZero() {
-			return &keys[i]
+// signing returns the key that signs at now, among the keys not retired by
+// then: the newest one published for at least activation; when none has
+// been published that long (a first key, or a rotation soon after one), the
+// outgoing key (retiring later), else the oldest. nil when every key is
+// retired. Keys are oldest first; creation times may tie.
+func signing(keys []store.SigningKey, now time.Time, activation time.Duration) *store.SigningKey {
+	var mature, outgoing, oldest *store.SigningKey
+	for i := range keys {
+		k := &keys[i]
+		if !k.RetiredAt.IsZero() && !now.Before(k.RetiredAt) {
+			continue
+		}
+		if oldest == nil {
+			oldest = k
+		}
+		if !k.RetiredAt.IsZero() && (outgoing == nil || k.RetiredAt.After(outgoing.RetiredAt)) {
+			outgoing = k
+		}
+		if !now.Before(k.CreatedAt.Add(activation)) && (mature == nil || !k.CreatedAt.Before(mature.CreatedAt)) {
+			mature = k
 		}
 	}
-	return nil
+	switch {
+	case mature != nil:
+		return mature
+	case outgoing != nil:
+		return outgoing
+	}
+	return oldest
 }
 
 // newKID names a key: its creation date and 64 random bits.
@@ -341,9 +367,10 @@ func privateJWK(priv any, kid string, alg jwa.SignatureAlgorithm) (jwk.Key, erro
 	return pk, nil
 }
 
-// Rotate generates a new signing key, which signs from now on and is
-// published at once, and retires the previous ones: they stay published
-// until every token they signed has expired (now + Retain).
+// Rotate generates a new signing key, published at once, which signs after
+// Activation; the previous keys sign until then and are retired at that
+// moment, staying published until every token they signed has expired
+// (Activation + Retain from now).
 func (k *Keyring) Rotate(ctx context.Context) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -363,15 +390,16 @@ func (k *Keyring) rotateLocked(ctx context.Context) error {
 		return fmt.Errorf("rotate signing keys: %w", err)
 	}
 	now := k.now().UTC()
+	retire := now.Add(k.active)
 	for _, old := range keys {
-		if !old.RetiredAt.IsZero() {
+		if !old.RetiredAt.IsZero() && !old.RetiredAt.After(retire) {
 			continue
 		}
-		if err := k.st.RetireSigningKey(ctx, old.ID, now, now.Add(k.retain)); err != nil {
+		if err := k.st.RetireSigningKey(ctx, old.ID, retire, retire.Add(k.retain)); err != nil {
 			return fmt.Errorf("retire signing key %s: %w", old.ID, err)
 		}
 		k.log.InfoContext(ctx, "signing key retired", "kid", old.ID, "new_kid", kid,
-			"published_until", now.Add(k.retain).Format(time.RFC3339))
+			"signs_until", retire.Format(time.RFC3339), "published_until", retire.Add(k.retain).Format(time.RFC3339))
 	}
 	return nil
 }
@@ -390,7 +418,7 @@ func (k *Keyring) reloadLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load signing keys: %w", err)
 	}
-	cur := signing(keys)
+	cur := signing(keys, k.now(), k.active)
 	if cur == nil {
 		return errors.New("load signing keys: no key signs (every key is retired)")
 	}

@@ -251,3 +251,54 @@ func kids(s jwk.Set) []string {
 	}
 	return out
 }
+
+// TestRotationPublishesBeforeSigning: with an activation delay, a rotated-in
+// key is published at once on every instance but signs only after the
+// delay, so no instance ever sees a token signed by a key it has not loaded.
+func TestRotationPublishesBeforeSigning(t *testing.T) {
+	fx := newFixture(t)
+	const activation = 2 * time.Second
+	ko := issuer.KeyringOptionsFor(fx.cfg, fx.kek)
+	ko.Now, ko.Activation = fx.clock.Now, activation
+	a, err := issuer.NewKeyring(context.Background(), fx.st, ko)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := issuer.NewKeyring(context.Background(), fx.st, ko)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKID := a.SigningKeyID()
+	if err := a.Rotate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []*issuer.Keyring{a, b} {
+		if got := kids(k.PublicSet()); len(got) != 2 {
+			t.Fatalf("published right after rotate = %v, want both keys", got)
+		}
+		if k.SigningKeyID() != oldKID {
+			t.Fatalf("signing with %q before the activation delay, want the old %q", k.SigningKeyID(), oldKID)
+		}
+	}
+	newKID := kids(a.PublicSet())
+	for _, step := range []struct {
+		advance  time.Duration
+		oldSigns bool
+	}{{activation - time.Second, true}, {time.Second, false}} {
+		fx.clock.Advance(step.advance)
+		for _, k := range []*issuer.Keyring{a, b} {
+			if err := k.Reload(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := k.SigningKeyID() == oldKID; got != step.oldSigns {
+				t.Errorf("after %v: old key signs = %v, want %v (published %v)", step.advance, got, step.oldSigns, newKID)
+			}
+		}
+	}
+	if got := kids(a.PublicSet()); len(got) != 2 {
+		t.Errorf("the retired key must stay published: %v", got)
+	}
+}

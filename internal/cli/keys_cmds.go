@@ -16,7 +16,7 @@ import (
 type keyJSON struct {
 	KID       string          `json:"kid"`
 	Alg       string          `json:"alg"`
-	State     string          `json:"state"` // signing, retired (still published), dropped
+	State     string          `json:"state"` // signing, retiring, retired (still published), dropped
 	CreatedAt string          `json:"created_at"`
 	RetiredAt string          `json:"retired_at,omitempty"`
 	DropAfter string          `json:"published_until,omitempty"`
@@ -43,6 +43,9 @@ expired, so clients and other gateways can still verify those tokens.`)
 			j := keyJSON{KID: k.ID, Alg: k.Alg, State: "signing", CreatedAt: k.CreatedAt.UTC().Format(time.RFC3339), PublicJWK: k.PublicJWK}
 			if !k.RetiredAt.IsZero() {
 				j.State = "retired"
+				if now.Before(k.RetiredAt) {
+					j.State = "retiring" // signs until retired_at, while its successor is published
+				}
 				j.RetiredAt = k.RetiredAt.UTC().Format(time.RFC3339)
 				j.DropAfter = k.DropAfter.UTC().Format(time.RFC3339)
 				if now.After(k.DropAfter) {
@@ -66,8 +69,9 @@ expired, so clients and other gateways can still verify those tokens.`)
 func runKeysRotate(ctx context.Context, c *cmdContext) error {
 	fs := c.flags("[--json]", `
 Makes a new signing key (of tokens.alg) and retires the current one. The new
-public key is published at once; running gateways sign with the new key
-within a second. The old public key stays published until every token it
+public key is published at once, and running gateways start signing with it
+two seconds later, so every gateway and JWKS cache knows it before the first
+token it signs. The old public key stays published until every token it
 signed has expired (the longest token lifetime, an a2a token's by default).`)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := c.parse(0, 0); err != nil {

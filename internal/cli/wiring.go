@@ -96,5 +96,8 @@ func openKeys(ctx context.Context, cfg *config.Config, st store.Store, kek []byt
 	opts.Now = env.Now
 	opts.Logger = logger.With("component", "keys")
 	opts.ReloadInterval = keyReloadInterval
+	// Every instance reloads keys within keyReloadInterval: a rotated-in
+	// key is published for two of them before it signs.
+	opts.Activation = 2 * keyReloadInterval
 	return issuer.NewKeyring(ctx, st, opts)
 }
