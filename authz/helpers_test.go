@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/clearance-gw/clearance/config"
+	"github.com/clearance-gw/clearance/internal/testclock"
 )
 
 const (
@@ -44,18 +45,8 @@ var rsaKey = sync.OnceValue(func() *rsa.PrivateKey {
 	return k
 })
 
-// fakeClock is a concurrency-safe clock that only moves when told.
-type fakeClock struct{ ns atomic.Int64 }
-
-func newClock() *fakeClock {
-	c := &fakeClock{}
-	c.ns.Store(t0.UnixNano())
-	return c
-}
-
-func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *fakeClock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
-func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+// newClock is a fake clock at t0: it only moves when told.
+func newClock() *testclock.Clock { return testclock.New(t0) }
 
 // signer is a private key with its kid and alg.
 type signer struct {
@@ -254,7 +245,7 @@ func testConfig(jwksURL string) *config.Config {
 // fixture is a guard in front of a JWKS server, with its clock and metrics.
 type fixture struct {
 	guard   *Guard
-	clock   *fakeClock
+	clock   *testclock.Clock
 	jwks    *jwksServer
 	reg     *prometheus.Registry
 	metrics *Metrics

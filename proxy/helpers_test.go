@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/clearance-gw/clearance/authz"
 	"github.com/clearance-gw/clearance/config"
+	"github.com/clearance-gw/clearance/internal/testlog"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -138,22 +138,7 @@ func (u *upstream) count() int {
 }
 
 // lockedBuffer is a goroutine-safe log sink.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer struct{ testlog.Buffer }
 
 // lines decodes the JSON access log lines (msg "request"); other lines,
 // such as ReverseProxy's own error log, are skipped.

@@ -1,7 +1,6 @@
 package issuer_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -14,7 +13,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +27,8 @@ import (
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/authz/store/sqlite"
 	"github.com/clearance-gw/clearance/config"
+	"github.com/clearance-gw/clearance/internal/testclock"
+	"github.com/clearance-gw/clearance/internal/testlog"
 )
 
 // Compile-time guards: the real store and revocation set fit the issuer.
@@ -48,42 +48,7 @@ const (
 	rootPassword  = "root-pw"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 func dur(d time.Duration) config.Duration { return config.Duration(d) }
 
@@ -119,14 +84,14 @@ type fixture struct {
 	cfg     *config.Config
 	path    string
 	kek     []byte
-	clock   *clock
+	clock   *testclock.Clock
 	st      *sqlite.Store
 	keys    *issuer.Keyring
 	revs    *revocation.Set
 	reg     *prometheus.Registry
 	srv     *issuer.Server
 	ts      *httptest.Server
-	logs    *syncBuffer
+	logs    *testlog.Buffer
 	storeOf func(issuer.Store) issuer.Store // wraps the store given to the server
 	// throttle, when set, limits failed password attempts.
 	throttle issuer.Throttle
@@ -145,7 +110,7 @@ func newFixture(t testing.TB, opts ...option) *fixture {
 	kek := make([]byte, issuer.KEKSize)
 	_, _ = rand.Read(kek)
 	fx := &fixture{t: t, cfg: testConfig("ES256"), path: filepath.Join(t.TempDir(), "clearance.db"),
-		kek: kek, clock: &clock{t: t0}, logs: &syncBuffer{}}
+		kek: kek, clock: testclock.New(t0), logs: &testlog.Buffer{}}
 	for _, o := range opts {
 		o(fx)
 	}

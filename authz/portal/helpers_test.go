@@ -21,6 +21,7 @@ import (
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/authz/store/sqlite"
 	"github.com/clearance-gw/clearance/authz/websession"
+	"github.com/clearance-gw/clearance/internal/testclock"
 )
 
 const testPassword = "correct horse battery staple"
@@ -33,23 +34,6 @@ var passwordHash = sync.OnceValue(func() string {
 	}
 	return h
 })
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // fakeMinter mints recognisable tokens; a2a tokens get a session in the
 // store, as the issuer's do, so they show under Current sessions.
@@ -109,7 +93,7 @@ func (r *fakeRevoker) ids() []string {
 type env struct {
 	t       testing.TB
 	st      *sqlite.Store
-	clk     *clock
+	clk     *testclock.Clock
 	p       *Portal
 	srv     *httptest.Server
 	minter  *fakeMinter
@@ -124,7 +108,7 @@ func newEnv(t testing.TB, mutate ...func(*Options)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	codec, err := websession.New([]byte(strings.Repeat("k", 32)), websession.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

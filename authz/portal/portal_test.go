@@ -92,7 +92,7 @@ func TestLoginThrottle(t *testing.T) {
 		wantStatus(t, r, http.StatusTooManyRequests)
 	})
 	t.Run("after the window the right password works", func(t *testing.T) {
-		e.clk.Add(websession.DefaultWindow)
+		e.clk.Advance(websession.DefaultWindow)
 		wantStatus(t, b.postForm("/portal/login", "/portal/login", good), http.StatusSeeOther)
 	})
 }

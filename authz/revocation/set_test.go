@@ -11,6 +11,7 @@ import (
 
 	"github.com/clearance-gw/clearance/authz/revocation"
 	"github.com/clearance-gw/clearance/authz/store"
+	"github.com/clearance-gw/clearance/internal/testclock"
 )
 
 // source is an in-memory revocation log with the store's ordering promise.
@@ -50,28 +51,11 @@ func (s *source) RevocationsSince(_ context.Context, seq int64) ([]store.Revocat
 	return out, nil
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
 func TestSyncLearnsRevocationsFromTheStore(t *testing.T) {
 	src := &source{}
-	clk := &clock{t: t0}
+	clk := testclock.New(t0)
 	set := revocation.New(src, revocation.Options{Now: clk.Now})
 	src.add(store.Revocation{JTI: "j1", ExpiresAt: t0.Add(time.Hour)})
 	src.add(store.Revocation{SessionID: "s1", ExpiresAt: t0.Add(time.Hour)})
@@ -168,7 +152,7 @@ func TestFailedSyncKeepsTheSetAndRetriesFromTheSamePoint(t *testing.T) {
 
 func TestExpiredEntriesAreDropped(t *testing.T) {
 	src := &source{}
-	clk := &clock{t: t0}
+	clk := testclock.New(t0)
 	set := revocation.New(src, revocation.Options{Now: clk.Now})
 	src.add(store.Revocation{JTI: "short", ExpiresAt: t0.Add(10 * time.Minute)})
 	src.add(store.Revocation{SessionID: "long", ExpiresAt: t0.Add(24 * time.Hour)})
@@ -197,7 +181,7 @@ func TestExpiredEntriesAreDropped(t *testing.T) {
 }
 
 func TestAddKeepsTheLaterExpiry(t *testing.T) {
-	clk := &clock{t: t0}
+	clk := testclock.New(t0)
 	set := revocation.New(&source{}, revocation.Options{Now: clk.Now})
 	set.Add(store.Revocation{SessionID: "s", ExpiresAt: t0.Add(2 * time.Hour)})
 	set.Add(store.Revocation{SessionID: "s", ExpiresAt: t0.Add(time.Minute)})

@@ -2,23 +2,19 @@ package subscription
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"log/slog"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
-	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/clearance-gw/clearance/authz"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/authz/store/sqlite"
 	"github.com/clearance-gw/clearance/config"
+	"github.com/clearance-gw/clearance/internal/testclock"
+	"github.com/clearance-gw/clearance/internal/testissuer"
 )
 
 const (
@@ -29,39 +25,20 @@ const (
 // t0 is the fake clock's start.
 var t0 = time.Date(2030, 6, 15, 12, 0, 0, 0, time.UTC)
 
-// clock is a concurrency-safe fake clock.
-type clock struct{ ns atomic.Int64 }
-
-func newClock() *clock {
-	c := &clock{}
-	c.ns.Store(t0.UnixNano())
-	return c
-}
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *clock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+// newClock is a fake clock at t0.
+func newClock() *testclock.Clock { return testclock.New(t0) }
 
 // gateway is a real guard on the gateway's own Ed25519 key, and a key to
 // mint its tokens.
 type gateway struct {
 	guard *authz.Guard
 	key   jwk.Key
-	clock *clock
+	clock *testclock.Clock
 }
 
-func newGateway(t testing.TB, c *clock) *gateway {
+func newGateway(t testing.TB, c *testclock.Clock) *gateway {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := jwk.FromRaw(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k.Set(jwk.KeyIDKey, "k1")
-	k.Set(jwk.AlgorithmKey, jwa.EdDSA)
+	k := testissuer.NewKey(t, "k1")
 	cfg := &config.Config{
 		Issuer: issuer, Realm: "clearance",
 		Tokens: config.Tokens{Alg: "EdDSA", Audience: audience},
@@ -83,19 +60,11 @@ func newGateway(t testing.TB, c *clock) *gateway {
 func (g *gateway) token(t testing.TB, sub, client string) string {
 	t.Helper()
 	now := g.clock.Now()
-	tok, err := jwt.NewBuilder().Issuer(issuer).Subject(sub).Audience([]string{audience}).
-		IssuedAt(now).Expiration(now.Add(time.Hour)).JwtID(sub+"-"+client).
-		Claim("client_id", client).Claim("scope", "fmsdata").Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := jws.NewHeaders()
-	h.Set(jws.TypeKey, "at+jwt")
-	b, err := jwt.Sign(tok, jwt.WithKey(jwa.EdDSA, g.key, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return testissuer.Mint(t, g.key, map[string]any{
+		"iss": issuer, "sub": sub, "aud": []string{audience},
+		"iat": now, "exp": now.Add(time.Hour), "jti": sub + "-" + client,
+		"client_id": client, "scope": "fmsdata",
+	})
 }
 
 // openStore opens a fresh SQLite store with clients and subscriptions:

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/internal/testclock"
 )
 
 var _ authz.Subscriptions = (*Remote)(nil)
@@ -74,7 +75,7 @@ func (u *upstream) set(f func(u *upstream)) {
 type remoteFixture struct {
 	r     *Remote
 	up    *upstream
-	clock *clock
+	clock *testclock.Clock
 	reg   *prometheus.Registry
 }
 

@@ -5,33 +5,17 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/clearance-gw/clearance/internal/testclock"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *testclock.Clock { return testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 func testKey(b byte) []byte { return []byte(strings.Repeat(string(rune('a'+b%26)), 32)) }
 
-func newCodec(t *testing.T, clk *clock, secure bool) *Codec {
+func newCodec(t *testing.T, clk *testclock.Clock, secure bool) *Codec {
 	t.Helper()
 	c, err := New(testKey(0), Options{Now: clk.Now, Secure: secure})
 	if err != nil {
@@ -102,7 +86,7 @@ func TestSessionRoundTripAndExpiry(t *testing.T) {
 		{"after expiry", time.Hour, false},
 	}
 	for _, tt := range tests {
-		clk.Add(tt.advance)
+		clk.Advance(tt.advance)
 		user, ok := c.User(r)
 		if ok != tt.ok {
 			t.Fatalf("%s: ok = %v", tt.name, ok)
@@ -281,7 +265,7 @@ func TestFlashIsShownOnce(t *testing.T) {
 		}
 	})
 	t.Run("expired", func(t *testing.T) {
-		clk.Add(FlashTTL)
+		clk.Advance(FlashTTL)
 		if _, ok := c.TakeFlash(httptest.NewRecorder(), requestWith(set, "GET", path), path, "alice"); ok {
 			t.Fatal("expired flash shown")
 		}

@@ -46,7 +46,7 @@ func TestThrottleWindowSlides(t *testing.T) {
 	clk := newClock()
 	th := NewThrottle(ThrottleOptions{Max: 2, Window: time.Minute, Now: clk.Now})
 	th.Fail("alice", "a")
-	clk.Add(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	th.Fail("alice", "a")
 	steps := []struct {
 		name    string
@@ -58,7 +58,7 @@ func TestThrottleWindowSlides(t *testing.T) {
 		{"the first failure left the window", time.Second, true},
 	}
 	for _, s := range steps {
-		clk.Add(s.advance)
+		clk.Advance(s.advance)
 		if got := th.Allow("alice", "a"); got != s.allowed {
 			t.Fatalf("%s: Allow = %v", s.name, got)
 		}
@@ -67,7 +67,7 @@ func TestThrottleWindowSlides(t *testing.T) {
 	if th.Allow("alice", "a") {
 		t.Fatal("allowed right after a new failure filled the window again")
 	}
-	clk.Add(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	if !th.Allow("alice", "a") {
 		t.Fatal("refused after the second failure left the window")
 	}
