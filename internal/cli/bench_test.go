@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"testing"
+
+	"github.com/clearance-gw/clearance/internal/testlog"
 )
 
 // BenchmarkProxy compares the whole gateway path (listener, request id,
@@ -27,7 +29,7 @@ func BenchmarkProxy(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "gateway.yaml")
 	writeConfig(b, path, up.URL, ti, "")
 	// The access log is written and encoded as in production, then dropped.
-	g := startGatewayLogging(b, path, &syncBuffer{}, io.Discard)
+	g := startGatewayLogging(b, path, &testlog.Buffer{}, io.Discard)
 	tok := ti.token(b, "charts")
 
 	target, _ := url.Parse(up.URL)

@@ -20,6 +20,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/clearance-gw/clearance/internal/testbrowser"
 )
 
 // The browser tests drive the whole gateway ("clearance serve" in-process)
@@ -27,71 +29,27 @@ import (
 // implicit flow with CORS from a single-page app, and the developer portal.
 
 const (
-	browserChromium = "/usr/bin/chromium"
 	browserUser     = "alice"
 	browserPassword = "correct horse battery"
 )
 
-// startBrowser starts a headless Chromium, or skips the test when there is
-// none outside CI (in CI a missing browser is a failure). Call it after the
-// gateway has started: cleanups run in reverse order, so the browser closes
-// its connections first (an unused preconnected socket would otherwise
-// hold the gateway's graceful shutdown for seconds).
+// startBrowser starts a headless Chromium (see testbrowser.Start). Call it
+// after the gateway has started, so that the browser closes first.
 func startBrowser(t *testing.T) context.Context {
 	t.Helper()
-	if _, err := os.Stat(browserChromium); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("browser tests need %s: %v", browserChromium, err)
-		}
-		t.Skipf("no %s: browser tests skipped (install chromium to run them)", browserChromium)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(browserChromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-prompt-on-repost", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
-	// The first action starts the browser, which lives as long as the
-	// context it is given: no time limit here.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
+	return testbrowser.Start(t)
 }
 
 // browse runs actions with a time limit, failing the test on an error.
 func browse(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := chromedp.Do(sctx, actions...); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
+	testbrowser.Do(t, ctx, 15*time.Second, what, actions...)
 }
 
 // browserValue runs one action that yields a value.
 func browserValue[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
 	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(sctx, a)
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-	return v
+	return testbrowser.Value(t, ctx, 15*time.Second, what, a)
 }
 
 // browserSite is a gateway with one user and a charts route whose upstream

@@ -3,9 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,64 +15,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
-	"github.com/lestrrat-go/jwx/v2/jwt"
+	"github.com/clearance-gw/clearance/internal/testissuer"
+	"github.com/clearance-gw/clearance/internal/testlog"
 )
 
 // testIssuer is an external issuer: an Ed25519 key and its JWKS server.
-type testIssuer struct {
-	url  string
-	key  jwk.Key
-	jwks *httptest.Server
-}
+type testIssuer struct{ *testissuer.Issuer }
 
 func newTestIssuer(t testing.TB) *testIssuer {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := jwk.FromRaw(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k.Set(jwk.KeyIDKey, "test-1")
-	k.Set(jwk.AlgorithmKey, jwa.EdDSA)
-	pub, err := jwk.PublicKeyOf(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set := jwk.NewSet()
-	set.AddKey(pub)
-	body, _ := json.Marshal(set)
-	ti := &testIssuer{key: k}
-	ti.jwks = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(body)
-	}))
-	t.Cleanup(ti.jwks.Close)
-	ti.url = ti.jwks.URL + "/issuer"
-	return ti
+	return &testIssuer{testissuer.New(t, "test-1")}
 }
 
+// token mints an hour-long token of alice through test-client.
 func (ti *testIssuer) token(t testing.TB, scope string) string {
 	t.Helper()
 	now := time.Now()
-	tok, err := jwt.NewBuilder().Issuer(ti.url).Subject("alice").Audience([]string{"http://gateway.test"}).
-		IssuedAt(now).Expiration(now.Add(time.Hour)).JwtID(fmt.Sprint(now.UnixNano())).
-		Claim("client_id", "test-client").Claim("scope", scope).Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := jws.NewHeaders()
-	h.Set(jws.TypeKey, "at+jwt")
-	b, err := jwt.Sign(tok, jwt.WithKey(jwa.EdDSA, ti.key, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return ti.Mint(t, map[string]any{
+		"iss": ti.URL, "sub": "alice", "aud": []string{"http://gateway.test"},
+		"iat": now, "exp": now.Add(time.Hour), "jti": fmt.Sprint(now.UnixNano()),
+		"client_id": "test-client", "scope": scope,
+	})
 }
 
 // writeConfig writes a gateway.yaml for the test gateway.
@@ -99,7 +59,7 @@ trusted_issuers:
     audience: http://gateway.test
     algorithms: [EdDSA]
 server: {shutdown_grace: 5s}
-`, filepath.Join(dir, "clearance.db"), upstream, extraRoute, ti.url, ti.jwks.URL)
+`, filepath.Join(dir, "clearance.db"), upstream, extraRoute, ti.URL, ti.JWKSURL)
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -111,34 +71,17 @@ type runningGateway struct {
 	reload chan struct{}
 	cancel context.CancelFunc
 	done   chan int
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *testlog.Buffer
 }
 
 func startGateway(t testing.TB, configPath string) *runningGateway {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	return startGatewayLogging(t, configPath, logs, logs)
 }
 
 // startGatewayLogging runs serve with its log going to logw.
-func startGatewayLogging(t testing.TB, configPath string, logs *syncBuffer, logw io.Writer) *runningGateway {
+func startGatewayLogging(t testing.TB, configPath string, logs *testlog.Buffer, logw io.Writer) *runningGateway {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &runningGateway{reload: make(chan struct{}, 1), cancel: cancel, done: make(chan int, 1), logs: logs}
