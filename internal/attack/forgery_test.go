@@ -3,6 +3,7 @@ package attack
 import (
 	"crypto"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -17,9 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"crypto/rand"
-
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/clearance-gw/clearance/internal/testissuer"
 )
 
 // gatewayToken registers a client_credentials client and returns one of
@@ -111,7 +112,7 @@ func newAttacker(t *testing.T) *attacker {
 
 func (a *attacker) sign(t *testing.T, header map[string]any, payload string) string {
 	t.Helper()
-	return signRaw(mustJSON(t, header), payload, func(in []byte) []byte {
+	return testissuer.SignRaw(mustJSON(t, header), payload, func(in []byte) []byte {
 		sum := sha256.Sum256(in)
 		sig, err := rsa.SignPKCS1v15(rand.Reader, a.key, crypto.SHA256, sum[:])
 		if err != nil {
@@ -165,7 +166,7 @@ func TestForgedTokensAreRefused(t *testing.T) {
 		for _, alg := range []string{"HS256", "HS384", "HS512"} {
 			t.Run("HMAC keyed with the public key/"+alg+"/"+name, func(t *testing.T) {
 				h := mustJSON(t, map[string]any{"alg": alg, "kid": kid, "typ": "at+jwt"})
-				tok := signRaw(h, string(payloadJSON), func(in []byte) []byte {
+				tok := testissuer.SignRaw(h, string(payloadJSON), func(in []byte) []byte {
 					m := hmac.New(sha256.New, key)
 					m.Write(in)
 					return m.Sum(nil)
@@ -285,10 +286,10 @@ func TestTrustedIssuerClaimAbuse(t *testing.T) {
 		"no aud":                      with("aud", nil),
 		"aud as a number":             with("aud", 1),
 		"iss of the gateway":          with("iss", gatewayIssuer),
-		"iss with a trailing slash":   with("iss", e.iss+"/"),
-		"iss in another case":         with("iss", strings.ToUpper(e.iss)),
+		"iss with a trailing slash":   with("iss", e.URL+"/"),
+		"iss in another case":         with("iss", strings.ToUpper(e.URL)),
 		"no iss":                      with("iss", nil),
-		"iss as a list":               with("iss", []string{e.iss}),
+		"iss as a list":               with("iss", []string{e.URL}),
 		"scope as a number":           with("scope", 7),
 		"scp with a scope holding CRLF": func() map[string]any {
 			c := with("scope", nil)
@@ -320,16 +321,16 @@ func TestTrustedIssuerClaimAbuse(t *testing.T) {
 	payload := mustJSON(t, e.claims())
 	for name, h := range headerCases {
 		t.Run(name, func(t *testing.T) {
-			g.refused(t, "/v1/charts/EDDF", e.sign(t, h, payload))
+			g.refused(t, "/v1/charts/EDDF", e.Sign(t, h, payload))
 		})
 	}
 
 	t.Run("a flood of unknown kids fetches the JWKS at most once more", func(t *testing.T) {
-		before := e.fetches.Load()
+		before := e.Fetches()
 		for i := range 30 {
-			g.refused(t, "/v1/charts/EDDF", e.sign(t, fmt.Sprintf(`{"alg":"EdDSA","kid":"made-up-%d"}`, i), payload))
+			g.refused(t, "/v1/charts/EDDF", e.Sign(t, fmt.Sprintf(`{"alg":"EdDSA","kid":"made-up-%d"}`, i), payload))
 		}
-		if n := e.fetches.Load() - before; n > 1 {
+		if n := e.Fetches() - before; n > 1 {
 			t.Errorf("30 unknown kids caused %d JWKS fetches", n)
 		}
 	})
@@ -340,12 +341,12 @@ func TestTrustedIssuerClaimAbuse(t *testing.T) {
 		delete(base, "iss")
 		body := strings.TrimSuffix(mustJSON(t, base), "}")
 		for name, extra := range map[string]string{
-			"sub twice":                     fmt.Sprintf(`,"iss":%q,"sub":"alice","sub":"admin"}`, e.iss),
-			"iss: trusted then the gateway": fmt.Sprintf(`,"sub":"alice","iss":%q,"iss":%q}`, e.iss, gatewayIssuer),
-			"iss: the gateway then trusted": fmt.Sprintf(`,"sub":"alice","iss":%q,"iss":%q}`, gatewayIssuer, e.iss),
+			"sub twice":                     fmt.Sprintf(`,"iss":%q,"sub":"alice","sub":"admin"}`, e.URL),
+			"iss: trusted then the gateway": fmt.Sprintf(`,"sub":"alice","iss":%q,"iss":%q}`, e.URL, gatewayIssuer),
+			"iss: the gateway then trusted": fmt.Sprintf(`,"sub":"alice","iss":%q,"iss":%q}`, gatewayIssuer, e.URL),
 		} {
 			t.Run(name, func(t *testing.T) {
-				tok := e.sign(t, `{"alg":"EdDSA","kid":"ext-1","typ":"at+jwt"}`, body+extra)
+				tok := e.Sign(t, `{"alg":"EdDSA","kid":"ext-1","typ":"at+jwt"}`, body+extra)
 				before := g.up.count()
 				r := g.bearer("/v1/charts/EDDF", tok)
 				switch r.status {
@@ -379,7 +380,7 @@ func TestTrustedIssuerClaimAbuse(t *testing.T) {
 		} {
 			c := e.claims()
 			body := strings.TrimSuffix(mustJSON(t, c), "}") + `,"x":` + v + "}"
-			tok := e.sign(t, `{"alg":"EdDSA","kid":"ext-1","typ":"at+jwt"}`, body)
+			tok := e.Sign(t, `{"alg":"EdDSA","kid":"ext-1","typ":"at+jwt"}`, body)
 			r := g.bearer("/v1/charts/EDDF", tok)
 			if r.status >= 500 || (r.status != http.StatusOK && r.status != http.StatusUnauthorized && r.status != http.StatusBadRequest) {
 				t.Errorf("%s: status %d %s", name, r.status, r.body)

@@ -3,9 +3,6 @@ package attack
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -19,14 +16,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-
 	"github.com/clearance-gw/clearance/internal/cli"
+	"github.com/clearance-gw/clearance/internal/testgateway"
+	"github.com/clearance-gw/clearance/internal/testissuer"
+	"github.com/clearance-gw/clearance/internal/testlog"
 )
 
 // The audience and issuer of the gateway under attack.
@@ -34,24 +30,6 @@ const (
 	gatewayIssuer = "http://gateway.test"
 	extAudience   = gatewayIssuer
 )
-
-// syncBuffer collects the gateway's log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // seen is one request as the upstream received it.
 type seen struct {
@@ -109,42 +87,13 @@ func (u *upstream) count() int {
 }
 
 // extIssuer is a trusted external issuer whose private key the test holds,
-// so it can sign tokens with any claims; its JWKS server counts fetches.
-type extIssuer struct {
-	iss     string
-	key     jwk.Key
-	jwks    *httptest.Server
-	fetches atomic.Int64
-}
+// so it can sign tokens with any claims (Sign); its JWKS server counts
+// fetches.
+type extIssuer struct{ *testissuer.Issuer }
 
 func newExtIssuer(t *testing.T) *extIssuer {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := jwk.FromRaw(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k.Set(jwk.KeyIDKey, "ext-1")
-	k.Set(jwk.AlgorithmKey, jwa.EdDSA)
-	pub, err := jwk.PublicKeyOf(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set := jwk.NewSet()
-	set.AddKey(pub)
-	body, _ := json.Marshal(set)
-	e := &extIssuer{key: k}
-	e.jwks = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e.fetches.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(body)
-	}))
-	t.Cleanup(e.jwks.Close)
-	e.iss = e.jwks.URL + "/issuer"
-	return e
+	return &extIssuer{testissuer.New(t, "ext-1")}
 }
 
 // claims returns a valid claim set of the external issuer, for the
@@ -152,26 +101,16 @@ func newExtIssuer(t *testing.T) *extIssuer {
 func (e *extIssuer) claims() map[string]any {
 	now := time.Now()
 	return map[string]any{
-		"iss": e.iss, "sub": "alice", "aud": extAudience, "client_id": "ext-client",
+		"iss": e.URL, "sub": "alice", "aud": extAudience, "client_id": "ext-client",
 		"scope": "charts", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 		"jti": fmt.Sprint(now.UnixNano()),
 	}
 }
 
-// sign signs the raw header and payload JSON with the issuer's key.
-func (e *extIssuer) sign(t *testing.T, header, payload string) string {
-	t.Helper()
-	var raw ed25519.PrivateKey
-	if err := e.key.Raw(&raw); err != nil {
-		t.Fatal(err)
-	}
-	return signRaw(header, payload, func(in []byte) []byte { return ed25519.Sign(raw, in) })
-}
-
 // token signs claims with the standard header.
 func (e *extIssuer) token(t *testing.T, claims map[string]any) string {
 	t.Helper()
-	return e.sign(t, `{"alg":"EdDSA","kid":"ext-1","typ":"at+jwt"}`, mustJSON(t, claims))
+	return e.Sign(t, `{"alg":"EdDSA","kid":"ext-1","typ":"at+jwt"}`, mustJSON(t, claims))
 }
 
 func mustJSON(t *testing.T, v any) string {
@@ -184,12 +123,6 @@ func mustJSON(t *testing.T, v any) string {
 }
 
 var b64 = base64.RawURLEncoding
-
-// signRaw builds a compact JWS from raw header and payload JSON.
-func signRaw(header, payload string, sign func([]byte) []byte) string {
-	in := b64.EncodeToString([]byte(header)) + "." + b64.EncodeToString([]byte(payload))
-	return in + "." + b64.EncodeToString(sign([]byte(in)))
-}
 
 // gatewayOptions shape the config of one gateway under attack.
 type gatewayOptions struct {
@@ -204,7 +137,7 @@ type gateway struct {
 	admin  string // http://host:port of the admin listener
 	host   string // host:port of the public listener
 	cfg    string // config path
-	logs   *syncBuffer
+	logs   *testlog.Buffer
 	up     *upstream
 	ext    *extIssuer
 	client *http.Client // does not follow redirects
@@ -249,40 +182,15 @@ trusted_issuers:
 server: {shutdown_grace: 2s}
 log: {level: %s}
 `, gatewayIssuer, filepath.Join(dir, "clearance.db"), up.srv.URL, up.srv.URL, up.srv.URL, up.srv.URL,
-		opts.extraRoutes, ext.iss, ext.jwks.URL, extAudience, map[bool]string{true: "debug", false: "info"}[opts.debugLog])
+		opts.extraRoutes, ext.URL, ext.JWKSURL, extAudience, map[bool]string{true: "debug", false: "info"}[opts.debugLog])
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	started := make(chan cli.Addrs, 1)
-	env := cli.Env{Stdout: io.Discard, Stderr: logs, Now: time.Now,
-		LookupEnv: func(string) (string, bool) { return "", false },
-		Started:   func(a cli.Addrs) { started <- a }}
-	go func() { done <- cli.Run(ctx, []string{"serve", "--config", cfgPath}, env) }()
-	var addrs cli.Addrs
-	select {
-	case addrs = <-started:
-	case code := <-done:
-		cancel()
-		t.Fatalf("serve exited with %d:\n%s", code, logs.String())
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("serve did not start")
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("serve did not stop")
-		}
-	})
+	gw := testgateway.Start(t, cfgPath, testgateway.Options{})
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	t.Cleanup(tr.CloseIdleConnections)
-	return &gateway{t: t, base: "http://" + addrs.Public, admin: "http://" + addrs.Admin, host: addrs.Public,
-		cfg: cfgPath, logs: logs, up: up, ext: ext,
+	return &gateway{t: t, base: gw.Public(), admin: gw.Admin(), host: gw.Addrs.Public,
+		cfg: cfgPath, logs: gw.Logs, up: up, ext: ext,
 		client: &http.Client{Transport: tr, Timeout: 20 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
