@@ -2,7 +2,6 @@ package profiles
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 
 	"github.com/clearance-gw/clearance/examples/upstream"
 	"github.com/clearance-gw/clearance/internal/cli"
+	"github.com/clearance-gw/clearance/internal/testgateway"
 )
 
 // profile is an example file made runnable in a test: ports chosen by the
@@ -140,56 +139,16 @@ func (p *profile) createClient(args ...string) string {
 	return out.Secret
 }
 
-// lockedBuffer collects the gateway's log.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(b)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// serve runs "clearance serve" on the profile until the test ends.
+// serve runs "clearance serve" on the profile until the test ends; its
+// log is written to the test's log when the test fails.
 func (p *profile) serve() {
-	t := p.t
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuffer{}
-	started := make(chan cli.Addrs, 1)
-	done := make(chan int, 1)
-	env := p.cliEnv("", io.Discard, logs)
-	env.Started = func(a cli.Addrs) { started <- a }
-	go func() { done <- cli.Run(ctx, []string{"serve", "--config", p.path}, env) }()
-	select {
-	case p.gw = <-started:
-	case code := <-done:
-		cancel()
-		t.Fatalf("serve exited with %d:\n%s", code, logs.String())
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("serve did not start")
-	}
-	p.base = "http://" + p.gw.Public
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("serve did not stop")
-		}
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", logs.String())
-		}
+	p.t.Helper()
+	g := testgateway.Start(p.t, p.path, testgateway.Options{
+		LookupEnv:    func(k string) (string, bool) { v, ok := p.env[k]; return v, ok },
+		LogOnFailure: true,
 	})
+	p.gw = g.Addrs
+	p.base = g.Public()
 }
 
 // reply is one HTTP answer, its JSON body decoded when it is an object.
