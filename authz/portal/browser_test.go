@@ -23,12 +23,6 @@ import (
 
 var updateScreenshots = flag.Bool("update-screenshots", false, "write the portal screenshots under docs/screenshots")
 
-// newBrowser starts a headless Chromium (see testbrowser.Start).
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	return testbrowser.Start(t)
-}
-
 // step runs actions with a time limit, failing the test on an error.
 func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
@@ -58,7 +52,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 }
 
 func TestBrowserPortal(t *testing.T) {
-	ctx := newBrowser(t)
+	ctx := testbrowser.Start(t)
 	e := newEnv(t)
 	base := e.srv.URL
 
@@ -158,7 +152,7 @@ func TestBrowserPortal(t *testing.T) {
 // Allow, and the redirect to the client on another origin (which the
 // consent page's CSP form-action must allow).
 func TestBrowserAuthorize(t *testing.T) {
-	ctx := newBrowser(t)
+	ctx := testbrowser.Start(t)
 	e := newEnv(t)
 	landed := make(chan *url.URL, 1)
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -33,13 +33,6 @@ const (
 	browserPassword = "correct horse battery"
 )
 
-// startBrowser starts a headless Chromium (see testbrowser.Start). Call it
-// after the gateway has started, so that the browser closes first.
-func startBrowser(t *testing.T) context.Context {
-	t.Helper()
-	return testbrowser.Start(t)
-}
-
 // browse runs actions with a time limit, failing the test on an error.
 func browse(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
@@ -144,7 +137,7 @@ func TestBrowserCodeFlowWithPKCE(t *testing.T) {
 			"--grant", "authorization_code", "--grant", "refresh_token", "--scope", "charts",
 			"--redirect-uri", app.URL+"/cb", "--json")
 	})
-	ctx := startBrowser(t)
+	ctx := testbrowser.Start(t)
 	conf := oauth2.Config{ClientID: "pilot web", RedirectURL: app.URL + "/cb", Scopes: []string{"charts"},
 		Endpoint: oauth2.Endpoint{AuthURL: site.base + "/authorize", TokenURL: site.base + "/token",
 			AuthStyle: oauth2.AuthStyleInParams}}
@@ -250,7 +243,7 @@ func TestBrowserImplicitFlowCORS(t *testing.T) {
 			"--grant", "implicit", "--scope", "charts", "--redirect-uri", app.URL+"/cb", "--origin", app.URL, "--json")
 	})
 	api.Store(&site.api)
-	ctx := startBrowser(t)
+	ctx := testbrowser.Start(t)
 
 	q := url.Values{"response_type": {"token"}, "client_id": {"charts spa"}, "redirect_uri": {app.URL + "/cb"},
 		"scope": {"charts"}, "state": {"st-imp-3"}}
@@ -327,7 +320,7 @@ func TestBrowserImplicitFlowCORS(t *testing.T) {
 // that calls the API, and deletes its session (the proxy refuses it).
 func TestBrowserPortalEndToEnd(t *testing.T) {
 	site := newBrowserSite(t, nil)
-	ctx := startBrowser(t)
+	ctx := testbrowser.Start(t)
 	const clientID = "ops board"
 
 	browse(t, ctx, "open the portal login", chromedp.Navigate(site.base+"/portal/login"))
