@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -63,23 +62,8 @@ func newBrowserSite(t *testing.T, setup func(cfgPath string)) *browserSite {
 		fmt.Fprintf(w, `{"sub":%q,"client":%q}`, r.Header.Get("X-Auth-Subject"), r.Header.Get("X-Auth-Client-Id"))
 	}))
 	t.Cleanup(up.Close)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	cfg := fmt.Sprintf(`listen: "127.0.0.1:0"
-admin_listen: "127.0.0.1:0"
-issuer: "http://gateway.test"
-store: {driver: sqlite, dsn: %q}
-scopes: [charts, airports]
-routes:
-  - name: charts
-    path: /v1/charts/
-    upstream: %s
-    scopes: [charts]
-server: {shutdown_grace: 5s}
-`, filepath.Join(dir, "clearance.db"), up.URL)
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	writeConfig(t, path, up.URL, nil, "")
 	cliRun(t, browserPassword+"\n", "user", "add", browserUser, "--config", path)
 	if setup != nil {
 		setup(path)

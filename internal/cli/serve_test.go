@@ -38,10 +38,19 @@ func (ti *testIssuer) token(t testing.TB, scope string) string {
 	})
 }
 
-// writeConfig writes a gateway.yaml for the test gateway.
+// writeConfig writes a gateway.yaml for the test gateway: a charts route
+// to upstream, extraRoute appended, and ti as a trusted issuer unless nil.
 func writeConfig(t testing.TB, path, upstream string, ti *testIssuer, extraRoute string) {
 	t.Helper()
-	dir := filepath.Dir(path)
+	trusted := "trusted_issuers: []\n"
+	if ti != nil {
+		trusted = fmt.Sprintf(`trusted_issuers:
+  - issuer: %s
+    jwks_url: %s/jwks.json
+    audience: http://gateway.test
+    algorithms: [EdDSA]
+`, ti.URL, ti.JWKSURL)
+	}
 	cfg := fmt.Sprintf(`listen: "127.0.0.1:0"
 admin_listen: "127.0.0.1:0"
 issuer: "http://gateway.test"
@@ -53,13 +62,8 @@ routes:
     upstream: %s
     scopes: [charts]
 %s
-trusted_issuers:
-  - issuer: %s
-    jwks_url: %s/jwks.json
-    audience: http://gateway.test
-    algorithms: [EdDSA]
-server: {shutdown_grace: 5s}
-`, filepath.Join(dir, "clearance.db"), upstream, extraRoute, ti.URL, ti.JWKSURL)
+%sserver: {shutdown_grace: 5s}
+`, filepath.Join(filepath.Dir(path), "clearance.db"), upstream, extraRoute, trusted)
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
