@@ -55,6 +55,8 @@ const (
 	tokAlice  = "alice-token-SECRET1"
 	tokRobot  = "robot-token-SECRET2"
 	tokBadHdr = "bad-claims-SECRET3"
+	tokAdmin  = "admin-token-SECRET4" // an admin-grant token: bob, obtained by root
+	tokBadIss = "bad-issuer-SECRET5"
 )
 
 func testGuard() fakeGuard {
@@ -62,6 +64,9 @@ func testGuard() fakeGuard {
 		tokAlice:  {Subject: "alice", ClientID: "demo-app", Scopes: authz.ScopeSet{"query_mapdata", "user"}},
 		tokRobot:  {Subject: "robot", ClientID: "robot-app", Scopes: authz.ScopeSet{"fmsdata"}},
 		tokBadHdr: {Subject: "eve\r\nX-Injected: 1", ClientID: "x", Scopes: authz.ScopeSet{"query_mapdata"}},
+		tokAdmin: {Issuer: "https://gw.example", Subject: "bob", ClientID: "support-tool", Scopes: authz.ScopeSet{"query_mapdata"},
+			Actor: "root", Local: true},
+		tokBadIss: {Issuer: "https://idp.example\nX-Injected: 1", Subject: "eve", ClientID: "x", Scopes: authz.ScopeSet{"query_mapdata"}},
 	}
 }
 

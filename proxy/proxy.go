@@ -5,6 +5,7 @@ package proxy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/clearance-gw/clearance/authz"
 	"github.com/clearance-gw/clearance/config"
+	"github.com/clearance-gw/clearance/internal/routepath"
 )
 
 // Guard decides whether a request may use a protected route.
@@ -72,14 +74,15 @@ type Handler struct {
 }
 
 type table struct {
-	routes    map[string]*route // by clean prefix without trailing slash ("/" for the root)
+	routes    map[string]*route // by canonical prefix (routepath.Canonical; "/" for the root)
 	realm     string
 	maxHeader int // server.max_header_bytes; 0: no limit here
 }
 
 type route struct {
 	cfg     config.Route
-	prefix  string // clean, without trailing slash; "/" for the root
+	prefix  string // canonical (routepath.Canonical); "/" for the root
+	depth   int    // segments in prefix, for strip_prefix
 	target  *url.URL
 	timeout time.Duration
 	proxy   *httputil.ReverseProxy
@@ -243,7 +246,11 @@ func (h *Handler) buildRoute(c config.Route) (*route, transportKey, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
 		return nil, key, fmt.Errorf("route %s: upstream %q must be an absolute http(s) URL without credentials", c.Name, c.Upstream)
 	}
-	rt := &route{cfg: c, prefix: path.Clean(c.Path), target: u, timeout: c.Timeout.D()}
+	prefix, err := routepath.Canonical(c.Path)
+	if err != nil {
+		return nil, key, fmt.Errorf("route %s: path %q: %w", c.Name, c.Path, err)
+	}
+	rt := &route{cfg: c, prefix: prefix, depth: routepath.SegmentCount(prefix), target: u, timeout: c.Timeout.D()}
 	rt.cfg.Scopes = append([]string(nil), c.Scopes...)
 	rt.cfg.AnyScopes = append([]string(nil), c.AnyScopes...)
 	rt.cfg.AllowedOrigins = append([]string(nil), c.AllowedOrigins...)
@@ -268,24 +275,11 @@ func (h *Handler) buildRoute(c config.Route) (*route, transportKey, error) {
 	return rt, key, nil
 }
 
-// match finds the route with the longest prefix of clean, walking up the
-// path one segment at a time.
-func (t *table) match(clean string) *route {
-	if clean == "" {
-		return nil
-	}
-	p := clean
-	for {
-		if rt, ok := t.routes[p]; ok {
-			return rt
-		}
-		i := strings.LastIndexByte(p, '/')
-		if i <= 0 {
-			break
-		}
-		p = p[:i]
-	}
-	return t.routes["/"]
+// match finds the route with the longest prefix of canonical, a path from
+// routepath.Canonical.
+func (t *table) match(canonical string) *route {
+	rt, _ := routepath.Match(t.routes, canonical)
+	return rt
 }
 
 func (h *Handler) endpoint(clean string) *endpoint {
@@ -326,8 +320,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(ex, http.StatusRequestHeaderFieldsTooLarge, headersTooLargeBody)
 		return
 	}
-	if hasDotSegmentParam(r.URL.Path) {
-		writeJSON(ex, http.StatusBadRequest, dotSegmentBody)
+	// Routing is decided on the canonical path, so that no spelling of a
+	// protected path (case, ";x", "\\") reaches an upstream under a
+	// weaker route.
+	canonical, err := routepath.Canonical(r.URL.Path)
+	if err != nil {
+		writeJSON(ex, http.StatusBadRequest, badPathBody(err))
 		return
 	}
 	ctx := context.WithValue(r.Context(), exchangeKey{}, ex)
@@ -337,7 +335,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ep.handler.ServeHTTP(ex, r.WithContext(ctx))
 		return
 	}
-	rt := t.match(clean)
+	rt := t.match(canonical)
 	if rt == nil {
 		writeJSON(ex, http.StatusNotFound, notFoundBody)
 		return
@@ -354,7 +352,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(ctx)
 	if !rt.cfg.Public {
 		p, err := h.guard.Check(r, &rt.cfg)
-		if err == nil && !(validHeaderValue(p.Subject) && validHeaderValue(p.ClientID) && validScopes(p.Scopes)) {
+		if err == nil && !(validHeaderValue(p.Subject) && validHeaderValue(p.ClientID) && validScopes(p.Scopes) &&
+			validHeaderValue(p.Issuer) && validHeaderValue(p.Actor)) {
 			err = authz.ErrInvalidToken.WithDescription("claims", "the token's claims cannot be forwarded")
 		}
 		if err != nil {
@@ -421,8 +420,8 @@ func (h *Handler) rewrite(rt *route, pr *httputil.ProxyRequest) {
 	ex := exchangeFrom(in.Context())
 
 	p, raw := forwardPath(in.URL, cleanPath(in.URL.Path))
-	if rt.cfg.StripPrefix && rt.prefix != "/" {
-		p, raw = stripRoutePrefix(p, raw, rt.prefix)
+	if rt.cfg.StripPrefix && rt.depth > 0 {
+		p, raw = stripRoutePrefix(p, raw, rt.depth)
 	}
 	out.URL.Path, out.URL.RawPath = p, raw
 	out.URL.RawQuery = stripQueryParam(out.URL.RawQuery, tokenParam)
@@ -435,12 +434,21 @@ func (h *Handler) rewrite(rt *route, pr *httputil.ProxyRequest) {
 			delete(hd, k)
 		}
 	}
+	// The gateway's own cookies (the portal session, a 12-hour
+	// credential) are not the upstream's business.
+	if cs, ok := hd["Cookie"]; ok {
+		if cs = withoutOwnCookies(cs); len(cs) == 0 {
+			delete(hd, "Cookie")
+		} else {
+			hd["Cookie"] = cs
+		}
+	}
 	if ex == nil {
 		return
 	}
 	// One backing array for every value set here; each header gets a
 	// full slice expression so an append cannot spill into its neighbour.
-	vals := make([]string, 0, 4)
+	vals := make([]string, 0, 6)
 	set := func(k, v string) {
 		vals = append(vals, v)
 		n := len(vals)
@@ -455,6 +463,14 @@ func (h *Handler) rewrite(rt *route, pr *httputil.ProxyRequest) {
 		}
 		if len(ex.principal.Scopes) > 0 {
 			set("X-Auth-Scope", ex.principal.Scopes.String())
+		}
+		// The issuer tells tenants apart: "alice" of a trusted issuer
+		// is not the gateway's own alice.
+		if v := ex.principal.Issuer; v != "" {
+			set("X-Auth-Issuer", v)
+		}
+		if v := ex.principal.Actor; v != "" {
+			set("X-Auth-Actor", v)
 		}
 	}
 	set("X-Request-Id", ex.id)
@@ -479,7 +495,6 @@ func headerSize(r *http.Request) int {
 func HardHeaderLimit(configured int) int { return max(4*configured, 1<<20) }
 
 const (
-	dotSegmentBody      = `{"error":"invalid_request","error_description":"dot segments with path parameters are not allowed"}` + "\n"
 	headersTooLargeBody = `{"error":"invalid_request","error_description":"request headers too large"}` + "\n"
 	notFoundBody        = `{"error":"not_found","error_description":"no route matches this path"}` + "\n"
 	badGatewayBody      = `{"error":"bad_gateway","error_description":"the upstream service is unavailable"}` + "\n"
@@ -488,6 +503,12 @@ const (
 	// before the upstream answered; nobody receives it.
 	statusClientClosed = 499
 )
+
+// badPathBody is the 400 body for a path routepath.Canonical refuses.
+func badPathBody(err error) string {
+	b, _ := json.Marshal(map[string]string{"error": "invalid_request", "error_description": err.Error()})
+	return string(b) + "\n"
+}
 
 func writeJSON(w http.ResponseWriter, status int, body string) {
 	h := w.Header()

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/clearance-gw/clearance/config"
+	"github.com/clearance-gw/clearance/internal/routepath"
 )
 
 func TestForwardedRequest(t *testing.T) {
@@ -97,6 +98,93 @@ func TestForwardedRequest(t *testing.T) {
 				}
 				if s.Header.Get("X-Auth-Subject") != "alice" || s.Header.Get("X_other") != "kept" {
 					t.Errorf("upstream headers %v", s.Header)
+				}
+			},
+		},
+		{
+			name:   "issuer and actor of an admin token forwarded, client spellings stripped",
+			target: "/mapdata/tiles",
+			hdr: []string{"Authorization", "Bearer " + tokAdmin, "X-Auth-Issuer", "https://gw.example", "X-Auth-Actor", "nobody",
+				"X_Auth_Issuer", "https://evil.example", "X-Auth_Actor", "nobody"},
+			check: func(t *testing.T, s seen) {
+				want := map[string]string{
+					"X-Auth-Subject": "bob", "X-Auth-Client-Id": "support-tool", "X-Auth-Scope": "query_mapdata",
+					"X-Auth-Issuer": "https://gw.example", "X-Auth-Actor": "root",
+				}
+				for k, v := range s.Header {
+					if n := strings.ToLower(strings.ReplaceAll(k, "_", "-")); strings.HasPrefix(n, "x-auth-") && (len(v) != 1 || v[0] != want[k]) {
+						t.Errorf("upstream header %s = %q", k, v)
+					}
+				}
+				for k, w := range want {
+					if got := s.Header.Values(k); len(got) != 1 || got[0] != w {
+						t.Errorf("upstream header %s = %q, want %q", k, got, w)
+					}
+				}
+			},
+		},
+		{
+			name:   "no actor header without an actor",
+			target: "/mapdata/tiles",
+			hdr:    []string{"Authorization", "Bearer " + tokAlice, "X-Auth-Actor", "root"},
+			check: func(t *testing.T, s seen) {
+				if v, ok := s.Header["X-Auth-Actor"]; ok {
+					t.Errorf("upstream X-Auth-Actor %q", v)
+				}
+			},
+		},
+		{
+			name:   "the gateway's own cookies removed, others kept in order",
+			target: "/mapdata/tiles",
+			hdr: []string{"Authorization", "Bearer " + tokAlice,
+				"Cookie", "a=1; clearance_session=SESSION1; b=2;Clearance_CSRF=x", "Cookie", "clearance_login=y", "Cookie", "c=3"},
+			check: func(t *testing.T, s seen) {
+				if got := s.Header.Values("Cookie"); strings.Join(got, " | ") != "a=1; b=2 | c=3" {
+					t.Errorf("upstream Cookie %q", got)
+				}
+			},
+		},
+		{
+			name:   "no Cookie header when only the gateway's cookies were sent",
+			target: "/status/x",
+			hdr:    []string{"Cookie", "clearance_session=SESSION1; clearance_csrf=x"},
+			check: func(t *testing.T, s seen) {
+				if v, ok := s.Header["Cookie"]; ok {
+					t.Errorf("upstream Cookie %q", v)
+				}
+			},
+		},
+		{
+			name:   "other cookies pass byte for byte",
+			target: "/status/x",
+			hdr:    []string{"Cookie", "theme=dark;lang=de;  x=\"q\""},
+			check: func(t *testing.T, s seen) {
+				if got := s.Header.Values("Cookie"); len(got) != 1 || got[0] != "theme=dark;lang=de;  x=\"q\"" {
+					t.Errorf("upstream Cookie %q", got)
+				}
+			},
+		},
+		{
+			name:   "routed on the canonical path, forwarded as sent",
+			target: "/MapData;v=1/Tiles",
+			hdr:    []string{"Authorization", "Bearer " + tokAlice},
+			check: func(t *testing.T, s seen) {
+				if want := "/MapData;v=1/Tiles"; s.RequestURI != want {
+					t.Errorf("upstream request URI = %q, want %q", s.RequestURI, want)
+				}
+				if s.Header.Get("X-Auth-Subject") != "alice" {
+					t.Errorf("the protected route was not checked: %v", s.Header)
+				}
+			},
+		},
+		{
+			name:   "strip prefix removes the client's spelling of the prefix",
+			target: "/V2/Charts;v=1/eddf",
+			hdr:    []string{"Authorization", "Bearer " + tokAlice},
+			up:     base,
+			check: func(t *testing.T, s seen) {
+				if want := "/api/eddf"; s.RequestURI != want {
+					t.Errorf("upstream request URI = %q, want %q", s.RequestURI, want)
 				}
 			},
 		},
@@ -279,6 +367,11 @@ func TestRouteBoundaries(t *testing.T) {
 		{"/x/../mapdata", "mapdata", "mapdata"},
 		{"/mapdata/../reports", "reports", "reports"},
 		{"/mapdata/..", "", "root"},
+		{"/MapData/Air/x", "mapairdata", "mapairdata"},
+		{"/mapdata/air;v=1/x", "mapairdata", "mapairdata"},
+		{"/mapdata;v=1/air", "mapairdata", "mapairdata"},
+		{"/mapdata/;x/air", "mapairdata", "mapairdata"},
+		{"/A/B/C/D", "deep", "deep"},
 		{"*", "", ""},
 		{"", "", ""},
 	}
@@ -298,7 +391,11 @@ func TestRouteBoundaries(t *testing.T) {
 			}
 			t.Run(cfg.name+" "+tc.path, func(t *testing.T) {
 				got := ""
-				if rt := h.table.Load().match(cleanPath(tc.path)); rt != nil {
+				canonical, err := routepath.Canonical(tc.path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rt := h.table.Load().match(canonical); rt != nil {
 					got = rt.cfg.Name
 				}
 				if got != want {
@@ -353,6 +450,7 @@ func TestGuardRefusals(t *testing.T) {
 		{"missing scope is 401 by default", "/mapdata/x", []string{"Authorization", "Bearer " + tokRobot}, 401, "insufficient_scope", `scope="query_mapdata"`},
 		{"missing scope is 403 when the route says so", "/nav/x", []string{"Authorization", "Bearer " + tokRobot}, 403, "insufficient_scope", `error="insufficient_scope"`},
 		{"claims that cannot be headers are refused", "/mapdata/x", []string{"Authorization", "Bearer " + tokBadHdr}, 401, "invalid_token", `error="invalid_token"`},
+		{"an issuer that cannot be a header is refused", "/mapdata/x", []string{"Authorization", "Bearer " + tokBadIss}, 401, "invalid_token", `error="invalid_token"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -563,6 +661,8 @@ func TestUpdateRefusesBadConfigs(t *testing.T) {
 		{"path without leading slash", testGuard(), testConfig(testRoute("a", "a/", up.URL))},
 		{"route without name", testGuard(), testConfig(testRoute("", "/a/", up.URL))},
 		{"two routes on one path", testGuard(), testConfig(testRoute("a", "/a/", up.URL), testRoute("b", "/a", up.URL))},
+		{"two routes on one canonical path", testGuard(), testConfig(testRoute("a", "/charts", up.URL), testRoute("b", "/Charts/", up.URL))},
+		{"path with a backslash", testGuard(), testConfig(testRoute("a", "/a\\b/", up.URL))},
 		{"protected route without a guard", nil, testConfig(testRoute("a", "/a/", up.URL))},
 	}
 	for _, tc := range tests {

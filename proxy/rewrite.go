@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"path"
 	"strings"
+
+	"github.com/clearance-gw/clearance/internal/routepath"
 )
 
 // tokenParam is the RFC 6750 §2.3 query parameter that may carry a token.
@@ -78,8 +80,10 @@ func queryPairHasKey(seg, key string) bool {
 	}
 }
 
-// cleanPath returns the path used for route matching: p with dot segments
-// and repeated slashes resolved and no trailing slash (except for "/").
+// cleanPath returns the path the gateway's own endpoints are matched on
+// and the basis of the path forwarded: p with dot segments and repeated
+// slashes resolved and no trailing slash (except for "/"). Routes are
+// matched on its canonical form (routepath.Canonical).
 // It does not allocate when p is already clean. A path that does not start
 // with "/" (e.g. "*") gives "".
 func cleanPath(p string) string {
@@ -87,23 +91,6 @@ func cleanPath(p string) string {
 		return ""
 	}
 	return path.Clean(p)
-}
-
-// hasDotSegmentParam reports whether a segment of p is "." or ".." followed
-// by a path parameter (";..."): some upstream servers (Java servlet
-// containers) drop the parameter and then resolve the dot segment, so
-// "/public/..;/private" would reach a path the route table never matched.
-func hasDotSegmentParam(p string) bool {
-	for p != "" {
-		var seg string
-		seg, p, _ = strings.Cut(p, "/")
-		if i := strings.IndexByte(seg, ';'); i >= 0 {
-			if s := seg[:i]; s == "." || s == ".." {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // isCleanForm reports whether p is clean, or clean plus one trailing slash.
@@ -128,31 +115,93 @@ func forwardPath(u *url.URL, clean string) (p, raw string) {
 	return clean, ""
 }
 
-// stripRoutePrefix removes prefix (clean, no trailing slash, not "/") from
-// p, which is known to be prefix or prefix + "/...". raw, the escaped form
-// of p, is cut at the same number of slashes; url.URL.EscapedPath discards
-// it if it no longer matches.
-func stripRoutePrefix(p, raw, prefix string) (string, string) {
-	out := p[len(prefix):]
+// stripRoutePrefix removes from p, the path forwarded (clean, or clean
+// plus a trailing slash), its own spelling of the route prefix of n
+// canonical segments: "/V1/Charts;x/EDDF" under "/v1/charts" leaves
+// "/EDDF". raw, the escaped form of p, is cut after as many slashes;
+// url.URL.EscapedPath discards it if it no longer matches.
+func stripRoutePrefix(p, raw string, n int) (string, string) {
+	cut := routepath.PrefixLen(p, n)
+	out := p[cut:]
 	if out == "" {
 		out = "/"
 	}
 	if raw != "" {
-		n := strings.Count(prefix, "/")
+		k := strings.Count(p[:cut], "/")
 		i := 0
-		for ; i < len(raw) && n > 0; i++ {
+		for ; i < len(raw) && k > 0; i++ {
 			if raw[i] == '/' {
-				n--
+				k--
 			}
 		}
-		// i is just past the n-th slash; the next slash starts the rest.
-		if j := strings.IndexByte(raw[i:], '/'); j >= 0 {
+		// i is just past the k-th slash; the next slash starts the rest.
+		if j := strings.IndexByte(raw[i:], '/'); j >= 0 && k == 0 {
 			raw = raw[i+j:]
 		} else {
 			raw = ""
 		}
 	}
 	return out, raw
+}
+
+// ownCookiePrefix starts the name of every cookie the gateway sets.
+const ownCookiePrefix = "clearance_"
+
+// withoutOwnCookies returns the Cookie header values vs without the
+// gateway's own cookies (names starting "clearance_", in any case), the
+// others in their order; values left empty are dropped. vs itself is
+// returned when it holds none of them.
+func withoutOwnCookies(vs []string) []string {
+	found := false
+	for _, v := range vs {
+		if hasOwnCookie(v) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return vs
+	}
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		if !hasOwnCookie(v) {
+			out = append(out, v)
+			continue
+		}
+		var b strings.Builder
+		for pair := range strings.SplitSeq(v, ";") {
+			pair = strings.TrimSpace(pair)
+			if pair == "" || isOwnCookie(pair) {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(pair)
+		}
+		if b.Len() > 0 {
+			out = append(out, b.String())
+		}
+	}
+	return out
+}
+
+// hasOwnCookie reports whether the Cookie header value v holds one of the
+// gateway's cookies.
+func hasOwnCookie(v string) bool {
+	for pair := range strings.SplitSeq(v, ";") {
+		if isOwnCookie(strings.TrimSpace(pair)) {
+			return true
+		}
+	}
+	return false
+}
+
+// isOwnCookie reports whether the name of the cookie pair ("name=value",
+// trimmed) starts with ownCookiePrefix, ignoring ASCII case: an upstream
+// that folds case in cookie names must not see one either.
+func isOwnCookie(pair string) bool {
+	return hasPrefixFold(pair, ownCookiePrefix)
 }
 
 // maxRequestID is the longest client request id kept.

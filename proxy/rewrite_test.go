@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/clearance-gw/clearance/internal/routepath"
 )
 
 func TestStripQueryParam(t *testing.T) {
@@ -141,60 +143,72 @@ func FuzzValidRequestID(f *testing.F) {
 
 // FuzzRouteMatch checks the table against a brute-force reference: the
 // chosen route is the longest prefix that ends on a segment boundary of the
-// cleaned path, and stripping it leaves an absolute path.
+// canonical path, and stripping it from the forwarded path leaves an
+// absolute path that means what the canonical path has below the prefix.
 func FuzzRouteMatch(f *testing.F) {
-	for _, s := range []string{"/mapdata", "/mapdata/x", "/mapdataX", "/a/b/c/d", "//a/../mapdata/air/", "/", "*", ""} {
+	for _, s := range []string{"/mapdata", "/mapdata/x", "/mapdataX", "/a/b/c/d", "//a/../mapdata/air/", "/", "*", "",
+		"/MapData;v=1/Air/x", "/a/;x/b/c/d"} {
 		f.Add(s)
 	}
 	prefixes := []string{"/mapdata", "/mapdata/air", "/a/b/c", "/reports"}
 	tab := &table{routes: map[string]*route{}}
 	for _, p := range prefixes {
-		tab.routes[p] = &route{prefix: p}
+		tab.routes[p] = &route{prefix: p, depth: routepath.SegmentCount(p)}
 	}
 	f.Fuzz(func(t *testing.T, p string) {
-		clean := cleanPath(p)
-		got := tab.match(clean)
+		canonical, err := routepath.Canonical(p)
+		if err != nil {
+			return
+		}
+		got := tab.match(canonical)
 		var want string
-		if clean != "" {
+		if canonical != "" {
 			for _, pre := range prefixes {
-				if (clean == pre || strings.HasPrefix(clean, pre+"/")) && len(pre) > len(want) {
+				if (canonical == pre || strings.HasPrefix(canonical, pre+"/")) && len(pre) > len(want) {
 					want = pre
 				}
 			}
 		}
 		switch {
 		case want == "" && got != nil:
-			t.Fatalf("match(%q) = %q, want none", clean, got.prefix)
+			t.Fatalf("match(%q) = %q, want none", canonical, got.prefix)
 		case want != "" && (got == nil || got.prefix != want):
-			t.Fatalf("match(%q) = %v, want %q", clean, got, want)
+			t.Fatalf("match(%q) = %v, want %q", canonical, got, want)
 		}
 		if got == nil {
 			return
 		}
+		clean := cleanPath(p)
 		u := &url.URL{Path: p}
 		fp, raw := forwardPath(u, clean)
 		if cleanPath(fp) != clean {
 			t.Fatalf("forward path %q of %q does not clean to %q", fp, p, clean)
 		}
-		sp, _ := stripRoutePrefix(fp, raw, got.prefix)
-		if !strings.HasPrefix(sp, "/") || !strings.HasSuffix(clean, strings.TrimSuffix(sp, "/")) {
+		sp, _ := stripRoutePrefix(fp, raw, got.depth)
+		if !strings.HasPrefix(sp, "/") {
 			t.Fatalf("stripping %q from %q gave %q", got.prefix, fp, sp)
+		}
+		if c, _ := routepath.Canonical(sp); c != "/"+strings.TrimPrefix(canonical[len(got.prefix):], "/") {
+			t.Fatalf("stripping %q from %q gave %q (canonical %q), canonical path %q", got.prefix, fp, sp, c, canonical)
 		}
 	})
 }
 
-func TestHasDotSegmentParam(t *testing.T) {
-	for p, want := range map[string]bool{
-		"/v1/public/..;/private": true,
-		"/v1/public/.;/x":        true,
-		"/..;jsessionid=1/x":     true,
-		"/v1/charts;v=2/x":       false,
-		"/v1/a..;/x":             false,
-		"/v1/..":                 false, // cleaned by the route table, not a parameter trick
-		"/":                      false,
+func TestStripRoutePrefix(t *testing.T) {
+	for _, tc := range []struct {
+		p, raw     string
+		depth      int
+		want, raw2 string
+	}{
+		{"/v1/charts/EDDF", "", 2, "/EDDF", ""},
+		{"/V1/Charts;x=1/EDDF", "", 2, "/EDDF", ""},
+		{"/v1/charts", "", 2, "/", ""},
+		{"/v1/charts/a b", "/v1/charts/a%20b", 2, "/a b", "/a%20b"},
+		{"/v1/charts/a/b", "/v1/charts/a%2Fb", 2, "/a/b", "/a%2Fb"},
 	} {
-		if got := hasDotSegmentParam(p); got != want {
-			t.Errorf("hasDotSegmentParam(%q) = %v, want %v", p, got, want)
+		got, raw := stripRoutePrefix(tc.p, tc.raw, tc.depth)
+		if got != tc.want || raw != tc.raw2 {
+			t.Errorf("stripRoutePrefix(%q, %q, %d) = %q, %q; want %q, %q", tc.p, tc.raw, tc.depth, got, raw, tc.want, tc.raw2)
 		}
 	}
 }
@@ -214,4 +228,74 @@ func TestDotSegmentParamRefused(t *testing.T) {
 	if res.StatusCode != http.StatusBadRequest {
 		t.Errorf("status %d, want 400", res.StatusCode)
 	}
+}
+
+// TestSpellingsOfAProtectedPath puts a protected route under a public
+// catch-all: no spelling of the protected path that an upstream server
+// would resolve to it reaches the upstream without a token.
+func TestSpellingsOfAProtectedPath(t *testing.T) {
+	up := newUpstream(t, nil)
+	all := testRoute("all", "/", up.URL)
+	all.Public = true
+	admin := testRoute("admin", "/v1/admin/", up.URL)
+	admin.Scopes = []string{"query_mapdata"}
+	g := newGateway(t, testConfig(all, admin), testGuard())
+
+	for _, target := range []string{
+		"/V1/ADMIN/users",
+		"/v1/Admin/users",
+		"/v1/admin;x=1/users",
+		"/v1/admin;/users",
+		"/v1/admin%3Bx/users",
+		"/v1/admin%3bx/users",
+		"/v1/;x/admin/users",
+		"/v1%2Fadmin/users",
+		"/v1/x/%2e%2e/admin/users",
+	} {
+		t.Run("token required "+target, func(t *testing.T) {
+			before := up.count()
+			resp, body := g.get(t, target)
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("status %d %s, want 401", resp.StatusCode, body)
+			}
+			if up.count() != before {
+				t.Errorf("forwarded as %q", up.last(t).RequestURI)
+			}
+		})
+	}
+	for _, target := range []string{
+		"/v1/x/..%5cadmin/users",
+		"/v1/x/..%5Cadmin/users",
+		"/v1/x/..\\admin/users",
+		"/v1/public%5c",
+		"/v1/x/..;/admin/users",
+	} {
+		t.Run("refused "+target, func(t *testing.T) {
+			before := up.count()
+			resp, body := g.get(t, target)
+			if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("status %d %q %s, want 400 JSON", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			}
+			if e := jsonError(t, body); e["error"] != "invalid_request" || e["error_description"] == "" {
+				t.Errorf("body %s", body)
+			}
+			if up.count() != before {
+				t.Errorf("forwarded as %q", up.last(t).RequestURI)
+			}
+		})
+	}
+	t.Run("with a token the client's spelling is forwarded", func(t *testing.T) {
+		resp, body := g.get(t, "/V1/ADMIN;x=1/users", "Authorization", "Bearer "+tokAlice)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d %s", resp.StatusCode, body)
+		}
+		if s := up.last(t); s.RequestURI != "/V1/ADMIN;x=1/users" || s.Header.Get("X-Auth-Subject") != "alice" {
+			t.Errorf("upstream got %q as %q", s.RequestURI, s.Header.Get("X-Auth-Subject"))
+		}
+	})
+	t.Run("other paths stay public", func(t *testing.T) {
+		if resp, body := g.get(t, "/v1/administrators"); resp.StatusCode != http.StatusOK {
+			t.Errorf("status %d %s", resp.StatusCode, body)
+		}
+	})
 }
