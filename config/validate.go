@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/clearance-gw/clearance/internal/routepath"
 )
 
 // validator checks a defaulted Config. Each problem points at the node
@@ -224,15 +226,27 @@ func (v *validator) routes(c *Config, known map[string]bool) {
 			names[r.Name] = i
 		}
 
+		// Routes are told apart by the canonical path the proxy matches
+		// on, so /charts, /charts/ and /Charts/ are one route.
+		canonical, cerr := routepath.Canonical(r.Path)
 		if err := checkPath(r.Path); err != nil {
 			v.at(&r.Path, r, &c.Routes)("%s.path: %v", p, err)
-		} else if j, dup := paths[r.Path]; dup {
-			v.at(&r.Path, r, &c.Routes)("%s.path: duplicate route path %s (also routes[%d])", p, quote(r.Path), j)
+		} else if cerr != nil {
+			v.at(&r.Path, r, &c.Routes)("%s.path: %s: %v", p, quote(r.Path), cerr)
+		} else if strings.Contains(r.Path, ";") {
+			v.at(&r.Path, r, &c.Routes)("%s.path: %s must not contain ';': path parameters are ignored when routes are matched", p, quote(r.Path))
+		} else if j, dup := paths[canonical]; dup {
+			if c.Routes[j].Path == r.Path {
+				v.at(&r.Path, r, &c.Routes)("%s.path: duplicate route path %s (also routes[%d])", p, quote(r.Path), j)
+			} else {
+				v.at(&r.Path, r, &c.Routes)("%s.path: %s matches the same requests as routes[%d].path %s (paths are matched ignoring case, ;parameters and a trailing slash)",
+					p, quote(r.Path), j, quote(c.Routes[j].Path))
+			}
 		} else {
-			paths[r.Path] = i
+			paths[canonical] = i
 			own := append([]string{c.Endpoints.Token, c.Endpoints.Authorize}, reservedPaths()...)
 			for _, o := range own {
-				if overlaps(r.Path, o) {
+				if oc, err := routepath.Canonical(o); err == nil && overlaps(canonical, oc) {
 					v.at(&r.Path, r, &c.Routes)("%s.path: %s collides with the gateway's own %s", p, quote(r.Path), o)
 					break
 				}
