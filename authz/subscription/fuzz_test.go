@@ -15,8 +15,8 @@ import (
 func FuzzParseList(f *testing.F) {
 	for _, seed := range []string{
 		`[]`, // no subscriptions
-		`[{"type":"fmsdata","name":"Navigation Data","date_active":"2030-01-01T00:00:00Z","date_expiry":"2030-12-31T23:59:59Z"}]`,
-		`[{"type":"fmsdata","name":"N","date_active":"2030-01-01","date_expiry":"2030-12-31","subscription_id":"s-1"}]`, // days, extra field
+		`[{"type":"fmsdata","subscription_name":"Navigation Data","date_active":"2030-01-01T00:00:00Z","date_expiry":"2030-12-31T23:59:59Z"}]`,
+		`[{"type":"fmsdata","subscription_name":"N","date_active":"2030-01-01","date_expiry":"2030-12-31","subscription_id":"s-1"}]`, // days, extra field
 		`[{"type":"fmsdata","date_active":"2030-01-01T00:00:00.123+02:00","date_expiry":"2030-12-31T23:59:59-05:00"}]`,  // offsets, fraction
 		`[{"type":"a"},{"type":"b"}]`, // missing dates
 		`[{"type":"a","date_active":"0000-01-01T00:30:00+01:00","date_expiry":"9999-12-31T23:59:59-01:00"}]`, // out of range in UTC
@@ -87,5 +87,24 @@ func TestParseDate(t *testing.T) {
 		if err != nil || !got.Equal(tt.want) || got.Location() != time.UTC {
 			t.Errorf("ParseDate(%q, %v) = %v, %v; want %v", tt.in, tt.endOfDay, got, err, tt.want)
 		}
+	}
+}
+
+// TestWireFields pins the objects of /v1/subscriptions/valid to the field
+// names of the API the navigraph profile stands in for, both ways.
+func TestWireFields(t *testing.T) {
+	subs := []Subscription{{Type: "fmsdata", Name: "Navigation Data", DateActive: day(2030, 1, 1),
+		DateExpiry: time.Date(2030, 12, 31, 23, 59, 59, 0, time.FixedZone("CET", 3600))}}
+	out, err := MarshalList(subs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `[{"date_active":"2030-01-01T00:00:00Z","date_expiry":"2030-12-31T22:59:59Z","subscription_name":"Navigation Data","type":"fmsdata"}]`
+	if string(out) != want {
+		t.Fatalf("MarshalList = %s\nwant %s", out, want)
+	}
+	got, err := ParseList(strings.NewReader(want))
+	if err != nil || len(got) != 1 || got[0].Name != "Navigation Data" || got[0].Type != "fmsdata" {
+		t.Fatalf("ParseList = %+v, %v", got, err)
 	}
 }

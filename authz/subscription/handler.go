@@ -15,7 +15,8 @@ type Authenticator interface {
 	Check(r *http.Request, route *config.Route) (authz.Principal, error)
 }
 
-// Lister returns the subscriptions of a token's user (*Local).
+// Lister returns the subscriptions of a token's user (*Local: none for a
+// token of another issuer).
 type Lister interface {
 	Valid(ctx context.Context, p authz.Principal, token string) ([]Subscription, error)
 }
@@ -29,7 +30,7 @@ type HandlerOptions struct {
 // Handler serves GET /v1/subscriptions/valid: the JSON array of the
 // token's user's active subscriptions,
 //
-//	[{"type":"fmsdata","name":"Navigation data","date_active":"2025-01-01T00:00:00Z","date_expiry":"2025-12-31T23:59:59Z"}]
+//	[{"date_active":"2025-01-01T00:00:00Z","date_expiry":"2025-12-31T23:59:59Z","subscription_name":"Navigation data","type":"fmsdata"}]
 //
 // and RFC 6750 errors (401 without a valid token).
 type Handler struct {

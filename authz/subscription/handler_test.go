@@ -36,7 +36,7 @@ func TestHandler(t *testing.T) {
 	srv := httptest.NewServer(NewHandler(gw.guard, NewLocal(openStore(t), c.Now), HandlerOptions{Realm: "navigraph"}))
 	t.Cleanup(srv.Close)
 
-	const aliceSubs = `[{"type":"fmsdata","name":"Navigation Data","date_active":"2030-01-01T00:00:00Z","date_expiry":"2030-12-31T23:59:59Z"}]` + "\n"
+	const aliceSubs = `[{"date_active":"2030-01-01T00:00:00Z","date_expiry":"2030-12-31T23:59:59Z","subscription_name":"Navigation Data","type":"fmsdata"}]` + "\n"
 	tests := []struct {
 		name   string
 		method string
@@ -48,6 +48,8 @@ func TestHandler(t *testing.T) {
 		{"a user's token lists the user's active subscriptions", "GET", "Bearer " + gw.token(t, "alice", "navtool"), 200, aliceSubs, ""},
 		{"a client's own token lists its owner's", "GET", "Bearer " + gw.token(t, "navtool", "navtool"), 200, aliceSubs, ""},
 		{"a user without active subscriptions gets an empty array", "GET", "Bearer " + gw.token(t, "bob", "navtool"), 200, "[]\n", ""},
+		{"a trusted issuer's alice is not the local alice", "GET", "Bearer " + gw.foreignToken(t, "alice", "navtool"), 200, "[]\n", ""},
+		{"a trusted issuer's navtool client is not the local one", "GET", "Bearer " + gw.foreignToken(t, "navtool", "navtool"), 200, "[]\n", ""},
 		{"HEAD has no body", "HEAD", "Bearer " + gw.token(t, "alice", "navtool"), 200, "", ""},
 		{"no token is a 401 with a challenge", "GET", "", 401,
 			`{"error":"unauthorized","error_description":"a bearer token is required"}` + "\n", `Bearer realm="navigraph"`},

@@ -2,6 +2,7 @@ package subscription
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -29,20 +30,37 @@ var t0 = time.Date(2030, 6, 15, 12, 0, 0, 0, time.UTC)
 func newClock() *testclock.Clock { return testclock.New(t0) }
 
 // gateway is a real guard on the gateway's own Ed25519 key, and a key to
-// mint its tokens.
+// mint its tokens; it also trusts foreignIssuer, whose key it holds too.
 type gateway struct {
-	guard *authz.Guard
-	key   jwk.Key
-	clock *testclock.Clock
+	guard   *authz.Guard
+	key     jwk.Key
+	foreign jwk.Key
+	clock   *testclock.Clock
 }
+
+// foreignIssuer is a trusted issuer: another tenant.
+const foreignIssuer = "https://idp.example"
 
 func newGateway(t testing.TB, c *testclock.Clock) *gateway {
 	t.Helper()
 	k := testissuer.NewKey(t, "k1")
+	fk := testissuer.NewKey(t, "idp-1")
+	pub, err := jwk.PublicKeyOf(fk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := jwk.NewSet()
+	fset.AddKey(pub)
+	fjson, err := json.Marshal(fset)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := &config.Config{
 		Issuer: issuer, Realm: "clearance",
 		Tokens: config.Tokens{Alg: "EdDSA", Audience: audience},
 		Leeway: config.Duration(30 * time.Second), TokenCacheSize: 100,
+		TrustedIssuers: []config.TrustedIssuer{{Issuer: foreignIssuer, JWKS: string(fjson),
+			Audience: config.StringOrSet{audience}, Algorithms: []string{"EdDSA"}}},
 	}
 	g, err := authz.NewGuard(t.Context(), cfg, authz.Options{Now: c.Now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -53,7 +71,7 @@ func newGateway(t testing.TB, c *testclock.Clock) *gateway {
 	if err := g.SetLocalKeys(set); err != nil {
 		t.Fatal(err)
 	}
-	return &gateway{guard: g, key: k, clock: c}
+	return &gateway{guard: g, key: k, foreign: fk, clock: c}
 }
 
 // token mints an hour-long access token for sub through client.
@@ -63,6 +81,18 @@ func (g *gateway) token(t testing.TB, sub, client string) string {
 	return testissuer.Mint(t, g.key, map[string]any{
 		"iss": issuer, "sub": sub, "aud": []string{audience},
 		"iat": now, "exp": now.Add(time.Hour), "jti": sub + "-" + client,
+		"client_id": client, "scope": "fmsdata",
+	})
+}
+
+// foreignToken mints an hour-long token of foreignIssuer for sub through
+// client.
+func (g *gateway) foreignToken(t testing.TB, sub, client string) string {
+	t.Helper()
+	now := g.clock.Now()
+	return testissuer.Mint(t, g.foreign, map[string]any{
+		"iss": foreignIssuer, "sub": sub, "aud": []string{audience},
+		"iat": now, "exp": now.Add(time.Hour), "jti": "idp-" + sub + "-" + client,
 		"client_id": client, "scope": "fmsdata",
 	})
 }

@@ -16,9 +16,10 @@ type Store interface {
 	GetClient(ctx context.Context, id string) (store.Client, error)
 }
 
-// Local answers from the gateway's store. It does not cache: one indexed
-// read per check, so "clearance subscription add/remove" takes effect at
-// once.
+// Local answers from the gateway's store, for the tokens the gateway
+// minted (the store's users are the gateway's own). It does not cache: one
+// indexed read per check, so "clearance subscription add/remove" takes
+// effect at once.
 type Local struct {
 	st  Store
 	now func() time.Time
@@ -32,31 +33,40 @@ func NewLocal(st Store, now func() time.Time) *Local {
 	return &Local{st: st, now: now}
 }
 
-// User is the user whose subscriptions a token stands for: its subject, or
-// for a token a client obtained for itself (client_credentials, where the
-// subject is the client id) the client's owner, when it has one.
-func (l *Local) User(ctx context.Context, p authz.Principal) (string, error) {
+// User is the local user whose subscriptions a token stands for: its
+// subject, or for a token a client obtained for itself (client_credentials,
+// where the subject is the client id) the client's owner, when it has one.
+// ok is false for a token the gateway did not mint: a trusted issuer's
+// users are another tenant (SPEC §10), and its "alice" is not the store's.
+func (l *Local) User(ctx context.Context, p authz.Principal) (user string, ok bool, err error) {
+	if !p.Local {
+		return "", false, nil
+	}
 	if p.ClientID == "" || p.Subject != p.ClientID {
-		return p.Subject, nil
+		return p.Subject, true, nil
 	}
 	c, err := l.st.GetClient(ctx, p.ClientID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return p.Subject, nil
+		return p.Subject, true, nil
 	case err != nil:
-		return "", fmt.Errorf("look up client %q: %w", p.ClientID, err)
+		return "", false, fmt.Errorf("look up client %q: %w", p.ClientID, err)
 	case c.Owner != "":
-		return c.Owner, nil
+		return c.Owner, true, nil
 	}
-	return p.Subject, nil
+	return p.Subject, true, nil
 }
 
 // Valid returns the subscriptions of p's user that are active now, in the
-// order they were added. The token is not used.
+// order they were added; none for a token of another issuer. The token is
+// not used.
 func (l *Local) Valid(ctx context.Context, p authz.Principal, _ string) ([]Subscription, error) {
-	user, err := l.User(ctx, p)
+	user, ok, err := l.User(ctx, p)
 	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		return []Subscription{}, nil
 	}
 	subs, err := l.st.ListSubscriptions(ctx, user)
 	if err != nil {

@@ -24,6 +24,16 @@ func (failingStore) GetClient(context.Context, string) (store.Client, error) {
 	return store.Client{}, errors.New("database is locked")
 }
 
+// local is a principal of a token the gateway minted.
+func local(sub, client string) authz.Principal {
+	return authz.Principal{Issuer: issuer, Subject: sub, ClientID: client, Local: true}
+}
+
+// foreign is a principal of a trusted issuer's token.
+func foreign(sub, client string) authz.Principal {
+	return authz.Principal{Issuer: "https://idp.example", Subject: sub, ClientID: client}
+}
+
 func TestLocalUser(t *testing.T) {
 	l := NewLocal(openStore(t), newClock().Now)
 	tests := []struct {
@@ -31,22 +41,31 @@ func TestLocalUser(t *testing.T) {
 		p    authz.Principal
 		want string
 	}{
-		{"a user's token stands for its subject", authz.Principal{Subject: "alice", ClientID: "navtool"}, "alice"},
-		{"a client's own token stands for the client's owner", authz.Principal{Subject: "navtool", ClientID: "navtool"}, "alice"},
-		{"a client without owner stands for itself", authz.Principal{Subject: "orphan", ClientID: "orphan"}, "orphan"},
-		{"a client the store does not know stands for itself", authz.Principal{Subject: "idp-app", ClientID: "idp-app"}, "idp-app"},
-		{"a token without client_id stands for its subject", authz.Principal{Subject: "carol"}, "carol"},
+		{"a user's token stands for its subject", local("alice", "navtool"), "alice"},
+		{"a client's own token stands for the client's owner", local("navtool", "navtool"), "alice"},
+		{"a client without owner stands for itself", local("orphan", "orphan"), "orphan"},
+		{"a client the store does not know stands for itself", local("idp-app", "idp-app"), "idp-app"},
+		{"a token without client_id stands for its subject", local("carol", ""), "carol"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := l.User(t.Context(), tt.p)
-			if err != nil || got != tt.want {
-				t.Fatalf("User = %q, %v; want %q", got, err, tt.want)
+			got, ok, err := l.User(t.Context(), tt.p)
+			if err != nil || !ok || got != tt.want {
+				t.Fatalf("User = %q, %v, %v; want %q", got, ok, err, tt.want)
+			}
+		})
+	}
+	// A trusted issuer's users are another tenant: its alice, or a token
+	// its client navtool got for itself, is no local user.
+	for _, p := range []authz.Principal{foreign("alice", "navtool"), foreign("navtool", "navtool")} {
+		t.Run("a token of another issuer is no local user: "+p.Subject, func(t *testing.T) {
+			if got, ok, err := l.User(t.Context(), p); err != nil || ok || got != "" {
+				t.Fatalf("User = %q, %v, %v; want none", got, ok, err)
 			}
 		})
 	}
 	t.Run("a store failure is an error, not another user", func(t *testing.T) {
-		_, err := NewLocal(failingStore{}, nil).User(t.Context(), authz.Principal{Subject: "navtool", ClientID: "navtool"})
+		_, _, err := NewLocal(failingStore{}, nil).User(t.Context(), local("navtool", "navtool"))
 		if err == nil {
 			t.Fatal("no error")
 		}
@@ -56,9 +75,9 @@ func TestLocalUser(t *testing.T) {
 func TestLocalValidAndActive(t *testing.T) {
 	c := newClock()
 	l := NewLocal(openStore(t), c.Now)
-	alice := authz.Principal{Subject: "alice", ClientID: "navtool"}
-	navtool := authz.Principal{Subject: "navtool", ClientID: "navtool"}
-	bob := authz.Principal{Subject: "bob", ClientID: "x"}
+	alice := local("alice", "navtool")
+	navtool := local("navtool", "navtool")
+	bob := local("bob", "x")
 	tests := []struct {
 		name   string
 		at     time.Time
@@ -77,7 +96,9 @@ func TestLocalValidAndActive(t *testing.T) {
 		{"after everything expired", day(2031, 1, 1), alice, "fmsdata", "[]", false},
 		{"not yet started", t0, bob, "fmsdata", "[]", false},
 		{"started", t0.Add(24 * time.Hour), bob, "fmsdata", "[fmsdata]", true},
-		{"a user without subscriptions", t0, authz.Principal{Subject: "carol"}, "fmsdata", "[]", false},
+		{"a user without subscriptions", t0, local("carol", ""), "fmsdata", "[]", false},
+		{"another issuer's alice has none of alice's", t0, foreign("alice", "navtool"), "fmsdata", "[]", false},
+		{"another issuer's navtool client has none of its owner's", t0, foreign("navtool", "navtool"), "fmsdata", "[]", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

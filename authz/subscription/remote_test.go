@@ -37,7 +37,7 @@ type upstream struct {
 
 func newUpstream(t *testing.T) *upstream {
 	u := &upstream{status: http.StatusOK, lists: map[string]string{
-		"alice": `[{"type":"fmsdata","name":"Navigation Data","date_active":"2030-01-01T00:00:00Z","date_expiry":"2030-12-31T23:59:59Z","subscription_id":"s-1"}]`,
+		"alice": `[{"type":"fmsdata","subscription_name":"Navigation Data","date_active":"2030-01-01T00:00:00Z","date_expiry":"2030-12-31T23:59:59Z","subscription_id":"s-1"}]`,
 		"bob":   `[]`,
 	}}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -231,7 +231,7 @@ func TestRemoteFailuresAreNotCached(t *testing.T) {
 		{"not JSON", 200, `<html>`, "malformed"},
 		{"an object, not an array", 200, `{"type":"fmsdata"}`, "malformed"},
 		{"null", 200, `null`, "not an array"},
-		{"an entry without type", 200, `[{"name":"x","date_active":"2030-01-01","date_expiry":"2031-01-01"}]`, "no type"},
+		{"an entry without type", 200, `[{"subscription_name":"x","date_active":"2030-01-01","date_expiry":"2031-01-01"}]`, "no type"},
 		{"a bad date", 200, `[{"type":"fmsdata","date_active":"soon","date_expiry":"2031-01-01"}]`, "date_active"},
 	}
 	for _, tt := range tests {
@@ -244,7 +244,7 @@ func TestRemoteFailuresAreNotCached(t *testing.T) {
 			}
 			f.up.set(func(u *upstream) { u.status = 200 })
 			f.up.set(func(u *upstream) {
-				u.lists["alice"] = `[{"type":"fmsdata","name":"N","date_active":"2030-01-01","date_expiry":"2030-12-31"}]`
+				u.lists["alice"] = `[{"type":"fmsdata","subscription_name":"N","date_active":"2030-01-01","date_expiry":"2030-12-31"}]`
 			})
 			ok, err := f.r.Active(t.Context(), user("alice"), "tok-alice", "fmsdata")
 			if err != nil || !ok {
@@ -380,7 +380,7 @@ clearance_subscription_fetches_total{result="ok"} 1
 
 func BenchmarkRemoteCachedActive(b *testing.B) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `[{"type":"fmsdata","name":"N","date_active":"2030-01-01","date_expiry":"2030-12-31"}]`)
+		fmt.Fprint(w, `[{"type":"fmsdata","subscription_name":"N","date_active":"2030-01-01","date_expiry":"2030-12-31"}]`)
 	}))
 	defer up.Close()
 	c := newClock()

@@ -22,7 +22,7 @@ const ValidPath = "/v1/subscriptions/valid"
 // Subscription is one entry of a user's subscriptions.
 type Subscription struct {
 	Type       string    // "fmsdata"
-	Name       string    // a display name, "Navigraph Navigation Data"
+	Name       string    // a display name, "Navigraph Navigation Data" (subscription_name)
 	DateActive time.Time // first instant it is valid
 	DateExpiry time.Time // last instant it is valid
 }
@@ -32,12 +32,14 @@ func (s Subscription) ActiveAt(now time.Time) bool {
 	return !now.Before(s.DateActive) && !now.After(s.DateExpiry)
 }
 
-// wire is a subscription in the JSON array of /v1/subscriptions/valid.
+// wire is a subscription in the JSON array of /v1/subscriptions/valid,
+// with exactly the field names of the API the navigraph profile stands in
+// for.
 type wire struct {
-	Type       string `json:"type"`
-	Name       string `json:"name"`
-	DateActive string `json:"date_active"`
-	DateExpiry string `json:"date_expiry"`
+	DateActive       string `json:"date_active"`
+	DateExpiry       string `json:"date_expiry"`
+	SubscriptionName string `json:"subscription_name"`
+	Type             string `json:"type"`
 }
 
 // MarshalList encodes subscriptions as the JSON array the endpoint returns,
@@ -46,9 +48,10 @@ func MarshalList(subs []Subscription) ([]byte, error) {
 	out := make([]wire, len(subs))
 	for i, s := range subs {
 		out[i] = wire{
-			Type: s.Type, Name: s.Name,
-			DateActive: s.DateActive.UTC().Format(time.RFC3339),
-			DateExpiry: s.DateExpiry.UTC().Format(time.RFC3339),
+			DateActive:       s.DateActive.UTC().Format(time.RFC3339),
+			DateExpiry:       s.DateExpiry.UTC().Format(time.RFC3339),
+			SubscriptionName: s.Name,
+			Type:             s.Type,
 		}
 	}
 	return json.Marshal(out)
@@ -89,7 +92,7 @@ func ParseList(r io.Reader) ([]Subscription, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: entry %d: date_expiry: %v", errMalformed, i, err)
 		}
-		out = append(out, Subscription{Type: w.Type, Name: w.Name, DateActive: from, DateExpiry: until})
+		out = append(out, Subscription{Type: w.Type, Name: w.SubscriptionName, DateActive: from, DateExpiry: until})
 	}
 	return out, nil
 }
