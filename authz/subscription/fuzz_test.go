@@ -17,7 +17,7 @@ func FuzzParseList(f *testing.F) {
 		`[]`, // no subscriptions
 		`[{"type":"fmsdata","subscription_name":"Navigation Data","date_active":"2030-01-01T00:00:00Z","date_expiry":"2030-12-31T23:59:59Z"}]`,
 		`[{"type":"fmsdata","subscription_name":"N","date_active":"2030-01-01","date_expiry":"2030-12-31","subscription_id":"s-1"}]`, // days, extra field
-		`[{"type":"fmsdata","date_active":"2030-01-01T00:00:00.123+02:00","date_expiry":"2030-12-31T23:59:59-05:00"}]`,  // offsets, fraction
+		`[{"type":"fmsdata","date_active":"2030-01-01T00:00:00.123+02:00","date_expiry":"2030-12-31T23:59:59-05:00"}]`,               // offsets, fraction
 		`[{"type":"a"},{"type":"b"}]`, // missing dates
 		`[{"type":"a","date_active":"0000-01-01T00:30:00+01:00","date_expiry":"9999-12-31T23:59:59-01:00"}]`, // out of range in UTC
 		`null`,

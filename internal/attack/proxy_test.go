@@ -123,7 +123,8 @@ func TestIdentityHeadersCannotBeSpoofed(t *testing.T) {
 			for k, vs := range s.Header {
 				n := strings.ToLower(strings.ReplaceAll(k, "_", "-"))
 				if strings.HasPrefix(n, "x-auth-") {
-					want := map[string]string{"x-auth-subject": "forge-victim", "x-auth-client-id": "forge-victim", "x-auth-scope": "charts"}[n]
+					want := map[string]string{"x-auth-subject": "forge-victim", "x-auth-client-id": "forge-victim", "x-auth-scope": "charts",
+						"x-auth-issuer": gatewayIssuer}[n]
 					if path == "/v1/public/x" || len(vs) != 1 || vs[0] != want {
 						t.Errorf("upstream header %s: %q", k, vs)
 					}
