@@ -41,10 +41,10 @@ var (
 // Canonical returns the canonical form of p, a percent-decoded path as in
 // url.URL.Path (see the package documentation). Any p with a backslash is
 // ErrBackslash; otherwise a p that does not start with "/" (such as "*")
-// gives "" and no error: it matches no route. The
-// result never contains an ASCII upper-case letter, ';' or '\', and
-// Canonical of a canonical path is that path. When p is already canonical
-// Canonical does not allocate.
+// gives "" and no error: it matches no route. The result never contains
+// an ASCII upper-case letter, ';' or '\', and Canonical of a canonical
+// path is that path. When p is already canonical Canonical does not
+// allocate.
 func Canonical(p string) (string, error) {
 	upper, param := false, false
 	for i := 0; i < len(p); i++ {
@@ -119,8 +119,8 @@ func lowerASCII(s string) string {
 	return string(b)
 }
 
-// SegmentCount is the number of segments the canonical form of p has, for
-// a p that Canonical accepts: "/" has none, "/v1/charts" two.
+// SegmentCount is the number of segments of a canonical path: "/" has
+// none, "/v1/charts" two.
 func SegmentCount(canonical string) int {
 	if canonical == "/" || canonical == "" {
 		return 0
