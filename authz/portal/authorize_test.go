@@ -284,7 +284,7 @@ func TestAuthorizeCodeGrant(t *testing.T) {
 			if len(code) < 40 {
 				t.Fatalf("code %q", code)
 			}
-			c, err := e.st.ConsumeCode(t.Context(), secret.HashSecret(code), e.clk.Now())
+			c, err := e.st.ConsumeCode(t.Context(), tt.q.Get("client_id"), secret.HashSecret(code), e.clk.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -297,7 +297,7 @@ func TestAuthorizeCodeGrant(t *testing.T) {
 				len(c.SessionID) < 20 || !c.ExpiresAt.Equal(e.clk.Now().Add(5*time.Minute)) {
 				t.Fatalf("stored code %+v", c)
 			}
-			_, err = e.st.ConsumeCode(t.Context(), secret.HashSecret(code), e.clk.Now())
+			_, err = e.st.ConsumeCode(t.Context(), tt.q.Get("client_id"), secret.HashSecret(code), e.clk.Now())
 			if reused, ok := errors.AsType[*store.CodeReusedError](err); !ok || reused.Code.SessionID != c.SessionID {
 				t.Fatalf("replay: %v", err)
 			}
@@ -307,7 +307,7 @@ func TestAuthorizeCodeGrant(t *testing.T) {
 		form, _ := consent(t, b, url.Values{"response_type": {"code"}, "client_id": {"web"}})
 		form.Set("decision", "allow")
 		params := checkRedirect(t, b.post("/authorize", form).Header.Get("Location"), "https://web.example/cb?tenant=7", false)
-		_, err := e.st.ConsumeCode(t.Context(), secret.HashSecret(params.Get("code")), e.clk.Now().Add(5*time.Minute))
+		_, err := e.st.ConsumeCode(t.Context(), "web", secret.HashSecret(params.Get("code")), e.clk.Now().Add(5*time.Minute))
 		if !errors.Is(err, store.ErrExpired) {
 			t.Fatalf("err %v", err)
 		}
