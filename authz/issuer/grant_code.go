@@ -18,6 +18,21 @@ import (
 // refresh token. A replayed code revokes what was issued with it (the store
 // does, and the revocation set learns it here). Public clients must have
 // used PKCE.
+//
+// The code is bound to its client before anything else: the store consumes
+// it only for the client it was issued to, in the same transaction, so a
+// code presented by another client is "unknown" (invalid_grant) and stays
+// usable by its own client, with nothing revoked.
+//
+// A redirect_uri or PKCE mismatch by the code's own client comes after the
+// code was consumed, and so burns it: a later exchange is a replay (RFC
+// 6749 §4.1.2: revoke what the code gave, here the session that was never
+// created). That is deliberate. Only the code's client (for a confidential
+// client, one holding its secret) gets that far, and a wrong verifier or
+// redirect URI from it means the code leaked or the exchange is forged;
+// refusing the code for good is the safe answer, and the legitimate client
+// starts a new authorization. Not consuming would also need the store to
+// check PKCE, or a second round trip that another exchange could race.
 type codeGrant struct{ s *Server }
 
 func (codeGrant) Public() bool     { return true }
@@ -29,7 +44,7 @@ func (g codeGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenResponse
 	if code == "" {
 		return nil, ErrInvalidRequest.WithDescription("code is required")
 	}
-	c, err := s.st.ConsumeCode(ctx, secret.HashSecret(code), req.now)
+	c, err := s.st.ConsumeCode(ctx, req.client.ID, secret.HashSecret(code), req.now)
 	if reused, ok := errors.AsType[*store.CodeReusedError](err); ok {
 		s.revokedSession(ctx, reused.Code.SessionID, time.Time{})
 		s.log.WarnContext(ctx, "authorization code reused: session revoked",
@@ -44,8 +59,8 @@ func (g codeGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenResponse
 	case err != nil:
 		return nil, fmt.Errorf("consume authorization code: %w", err)
 	}
-	if c.ClientID != req.client.ID {
-		return nil, ErrInvalidGrant.WithDescription("the authorization code was issued to another client")
+	if c.ClientID != req.client.ID { // the store checked it; never issue on a store that did not
+		return nil, fmt.Errorf("consume authorization code: the store returned a code of client %q to client %q", c.ClientID, req.client.ID)
 	}
 	if c.RedirectURI != "" && req.params.get("redirect_uri") != c.RedirectURI {
 		return nil, ErrInvalidGrant.WithDescription("redirect_uri does not match the authorization request")

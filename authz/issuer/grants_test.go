@@ -530,6 +530,51 @@ func TestAuthorizationCodeExchange(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a code presented by another client stays usable by its own", func(t *testing.T) {
+		code := newCode("spa", "https://spa.example/cb", pkce(verifier))
+		v := url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {"https://spa.example/cb"}, "code_verifier": {verifier}}
+		if r := fx.form(v, auth...); r.str("error") != "invalid_grant" {
+			t.Fatalf("another client: %d %s", r.status, r.raw)
+		}
+		if fx.revs.Revoked("", "sess-"+code[:8]) {
+			t.Fatal("another client's attempt revoked the code's session")
+		}
+		v.Set("client_id", "spa")
+		r := fx.form(v)
+		if r.status != 200 {
+			t.Fatalf("its own client after the theft: %d %s", r.status, r.raw)
+		}
+		if at := fx.verify(r.str("access_token")); claim(at, "sid") != "sess-"+code[:8] {
+			t.Fatalf("sid %q", claim(at, "sid"))
+		}
+	})
+	// A mismatch by the code's own client burns the code (see codeGrant):
+	// the right verifier and redirect URI afterwards are a replay.
+	for _, tt := range []struct {
+		name string
+		bad  url.Values
+	}{
+		{"a wrong verifier by its own client burns the code", url.Values{"redirect_uri": {"https://app.example/cb"}, "code_verifier": {verifier + "x"}}},
+		{"a wrong redirect_uri by its own client burns the code", url.Values{"redirect_uri": {"https://app.example/other"}, "code_verifier": {verifier}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code := newCode("app", "https://app.example/cb", pkce(verifier))
+			tt.bad.Set("grant_type", "authorization_code")
+			tt.bad.Set("code", code)
+			if r := fx.form(tt.bad, auth...); r.str("error") != "invalid_grant" {
+				t.Fatalf("mismatch: %d %s", r.status, r.raw)
+			}
+			good := url.Values{"grant_type": {"authorization_code"}, "code": {code},
+				"redirect_uri": {"https://app.example/cb"}, "code_verifier": {verifier}}
+			if r := fx.form(good, auth...); r.str("error") != "invalid_grant" {
+				t.Fatalf("the code was not burnt: %d %s", r.status, r.raw)
+			}
+			if !fx.revs.Revoked("", "sess-"+code[:8]) {
+				t.Error("the session of the burnt code is not revoked")
+			}
+		})
+	}
 	t.Run("unknown code", func(t *testing.T) {
 		r := fx.form(url.Values{"grant_type": {"authorization_code"}, "code": {"nope"}}, auth...)
 		if r.str("error") != "invalid_grant" {

@@ -34,7 +34,7 @@ type Store interface {
 	GetSession(ctx context.Context, id string) (store.Session, error)
 	GetRefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error)
 	RotateRefresh(ctx context.Context, clientID string, oldHash []byte, next store.RefreshToken, now time.Time) (store.Session, error)
-	ConsumeCode(ctx context.Context, hash []byte, now time.Time) (store.AuthCode, error)
+	ConsumeCode(ctx context.Context, clientID string, hash []byte, now time.Time) (store.AuthCode, error)
 	RevokeSession(ctx context.Context, id string, now time.Time) error
 	RevokeJTI(ctx context.Context, jti string, exp time.Time) error
 	CountActiveSessions(ctx context.Context, now time.Time) (int64, error)

@@ -44,15 +44,24 @@ type pageError struct {
 	msg    string
 }
 
-// redirectError is an RFC 6749 §4.1.2.1 error sent back to the client.
+// redirectError is an RFC 6749 §4.1.2.1 error sent back to the client,
+// once the user has signed in; before that it is shown as a pageError.
 type redirectError struct {
 	code, desc string
 }
 
 func (e *redirectError) Error() string { return e.code + ": " + e.desc }
 
+// page is the error as shown on the error page, for a request that may not
+// be redirected yet.
+func (e *redirectError) page() *pageError {
+	return &pageError{http.StatusBadRequest, "The application sent an authorization request this gateway cannot accept: " +
+		e.desc + " (" + e.code + ")."}
+}
+
 // parseAuthorize validates an authorization request. A *pageError means no
-// redirect may be made; a *redirectError goes back to req.redirect.
+// redirect may be made; a *redirectError goes back to req.redirect (after
+// sign-in only, see serveAuthorize).
 func (p *Portal) parseAuthorize(r *http.Request, q url.Values) (*authRequest, *pageError, *redirectError) {
 	for _, k := range []string{"client_id", "redirect_uri"} {
 		if len(q[k]) > 1 {
@@ -250,6 +259,7 @@ type consentPage struct {
 
 type errorPage struct {
 	Message string
+	Back    string // a page of the gateway to go on from
 }
 
 func (p *Portal) serveAuthorize(w http.ResponseWriter, r *http.Request) {
@@ -278,13 +288,21 @@ func (p *Portal) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		redirectStatus = http.StatusSeeOther
 	}
+	user, signedIn := p.cookies.User(r)
 	if rerr != nil {
-		p.log.InfoContext(r.Context(), "authorization request refused", "client_id", req.ClientID, "error", rerr.code)
+		p.log.InfoContext(r.Context(), "authorization request refused", "client_id", req.ClientID, "error", rerr.code,
+			"signed_in", signedIn)
+		if !signedIn {
+			// Nobody has signed in: redirecting now would let whoever
+			// registered a redirect URI (any portal user) use the gateway
+			// as an open redirector (RFC 9700 §4.11.2). Show the error.
+			p.authError(w, r, rerr.page())
+			return
+		}
 		p.redirect(w, r, req.errorURL(rerr), redirectStatus)
 		return
 	}
-	user, ok := p.cookies.User(r)
-	if !ok {
+	if !signedIn {
 		p.toLogin(w, r, p.authPath+"?"+req.formFields().Encode())
 		return
 	}
@@ -324,7 +342,7 @@ func (p *Portal) redirect(w http.ResponseWriter, r *http.Request, target string,
 
 func (p *Portal) authError(w http.ResponseWriter, r *http.Request, e *pageError) {
 	p.render(w, r, e.status, "autherror", view{Title: "Cannot continue", User: p.currentUser(r),
-		Page: errorPage{Message: e.msg}}, "")
+		Page: errorPage{Message: e.msg, Back: portalPath + "/"}}, "")
 }
 
 func (p *Portal) renderConsent(w http.ResponseWriter, r *http.Request, user string, req *authRequest) {

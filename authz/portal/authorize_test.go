@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/store"
+	"github.com/clearance-gw/clearance/authz/websession"
 )
 
 const verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
@@ -117,6 +119,28 @@ func TestAuthorizeRedirectsErrorsWithState(t *testing.T) {
 			params := checkRedirect(t, loc, tt.target, tt.fragment)
 			if params.Get("error") != tt.code || params.Get("state") != "xyz 1&2" {
 				t.Fatalf("Location %q: error %q state %q", loc, params.Get("error"), params.Get("state"))
+			}
+		})
+		// Before anyone signed in, the same error is a page: a redirect
+		// would make the gateway an open redirector for whoever registered
+		// the URI (RFC 9700 §4.11.2).
+		t.Run(tt.name+" before sign-in", func(t *testing.T) {
+			for _, method := range []string{"GET", "POST"} {
+				anon := e.browser()
+				var r response
+				if method == "GET" {
+					r = anon.get(authorizeURL(tt.q))
+				} else {
+					r = anon.post("/authorize", tt.q)
+				}
+				wantStatus(t, r, http.StatusBadRequest)
+				if loc := r.Header.Get("Location"); loc != "" {
+					t.Fatalf("%s: Location %q", method, loc)
+				}
+				if !strings.Contains(r.body, `id="auth-error"`) || !strings.Contains(r.body, "("+tt.code+")") ||
+					!strings.Contains(r.body, `id="auth-error-back" href="/portal/"`) {
+					t.Fatalf("%s: error page lacks the error %s or the link back:\n%s", method, tt.code, r.body)
+				}
 			}
 		})
 	}
@@ -260,7 +284,7 @@ func TestAuthorizeCodeGrant(t *testing.T) {
 			if len(code) < 40 {
 				t.Fatalf("code %q", code)
 			}
-			c, err := e.st.ConsumeCode(t.Context(), secret.HashSecret(code), e.clk.Now())
+			c, err := e.st.ConsumeCode(t.Context(), tt.q.Get("client_id"), secret.HashSecret(code), e.clk.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -273,7 +297,7 @@ func TestAuthorizeCodeGrant(t *testing.T) {
 				len(c.SessionID) < 20 || !c.ExpiresAt.Equal(e.clk.Now().Add(5*time.Minute)) {
 				t.Fatalf("stored code %+v", c)
 			}
-			_, err = e.st.ConsumeCode(t.Context(), secret.HashSecret(code), e.clk.Now())
+			_, err = e.st.ConsumeCode(t.Context(), tt.q.Get("client_id"), secret.HashSecret(code), e.clk.Now())
 			if reused, ok := errors.AsType[*store.CodeReusedError](err); !ok || reused.Code.SessionID != c.SessionID {
 				t.Fatalf("replay: %v", err)
 			}
@@ -283,7 +307,7 @@ func TestAuthorizeCodeGrant(t *testing.T) {
 		form, _ := consent(t, b, url.Values{"response_type": {"code"}, "client_id": {"web"}})
 		form.Set("decision", "allow")
 		params := checkRedirect(t, b.post("/authorize", form).Header.Get("Location"), "https://web.example/cb?tenant=7", false)
-		_, err := e.st.ConsumeCode(t.Context(), secret.HashSecret(params.Get("code")), e.clk.Now().Add(5*time.Minute))
+		_, err := e.st.ConsumeCode(t.Context(), "web", secret.HashSecret(params.Get("code")), e.clk.Now().Add(5*time.Minute))
 		if !errors.Is(err, store.ErrExpired) {
 			t.Fatalf("err %v", err)
 		}
@@ -342,6 +366,93 @@ func TestAuthorizeDeny(t *testing.T) {
 	}
 	if len(e.minter.implicit) != 0 {
 		t.Fatal("a token was minted")
+	}
+}
+
+// TestAuthorizeCookiePaths walks the portal login, the authorize login and
+// consent, a flash and the logout: every cookie the portal sets has a path
+// under the portal or the authorization endpoint, never "/", and the login
+// is set (and cleared) on both.
+func TestAuthorizeCookiePaths(t *testing.T) {
+	const authPath = "/oauth/authorize"
+	e := newEnv(t, func(o *Options) { o.AuthorizePath = authPath })
+	e.addClient(store.Client{ID: "web", Name: "Web", SecretHash: secret.HashSecret("s"),
+		Grants: []string{"authorization_code"}, Scopes: []string{"user"},
+		RedirectURIs: []string{"https://web.example/cb"}, Owner: "alice"})
+	var all []*http.Cookie
+	seen := func(r response) response {
+		all = append(all, r.Cookies()...)
+		return r
+	}
+	b := e.browser()
+	// /oauth/authorize before sign-in: to the login page and back.
+	q := url.Values{"response_type": {"code"}, "client_id": {"web"}, "state": {"s"}}
+	r := seen(b.get(authPath + "?" + q.Encode()))
+	wantStatus(t, r, http.StatusSeeOther)
+	login := r.Header.Get("Location")
+	next, _ := url.Parse(login)
+	tok := csrfRE.FindStringSubmatch(seen(b.get(login)).body)
+	r = seen(b.post("/portal/login", url.Values{"csrf_token": {html.UnescapeString(tok[1])}, "username": {"alice"},
+		"password": {testPassword}, "next": {next.Query().Get("next")}}))
+	wantStatus(t, r, http.StatusSeeOther)
+	var sessionPaths []string
+	for _, ck := range r.Cookies() {
+		if ck.Name == websession.CookieName {
+			sessionPaths = append(sessionPaths, ck.Path)
+		}
+	}
+	slices.Sort(sessionPaths)
+	if !slices.Equal(sessionPaths, []string{authPath, "/portal"}) {
+		t.Fatalf("login cookie set on %q, want %s and /portal", sessionPaths, authPath)
+	}
+	// The consent page is reached with the authorize-path cookie alone.
+	consentPage := seen(b.get(r.Header.Get("Location")))
+	wantStatus(t, consentPage, http.StatusOK)
+	form := url.Values{}
+	for _, m := range hiddenRE.FindAllStringSubmatch(between(consentPage.body, `<main`, `</main>`), -1) {
+		form.Set(unescape(m[1]), unescape(m[2]))
+	}
+	form.Set("decision", "allow")
+	r = seen(b.post(authPath, form))
+	checkRedirect(t, r.Header.Get("Location"), "https://web.example/cb", false)
+	// A portal page, a flash (a new client's secret) and the logout.
+	seen(b.get("/portal/"))
+	r = seen(b.postForm("/portal/", "/portal/clients", url.Values{"id": {"flash-app"}, "name": {"Flash app"}}))
+	if r.StatusCode == http.StatusSeeOther {
+		seen(b.get(r.Header.Get("Location")))
+	}
+	r = seen(b.postForm("/portal/", "/portal/logout", nil))
+	wantStatus(t, r, http.StatusSeeOther)
+	var cleared []string
+	for _, ck := range r.Cookies() {
+		if ck.Name == websession.CookieName && ck.MaxAge < 0 {
+			cleared = append(cleared, ck.Path)
+		}
+	}
+	slices.Sort(cleared)
+	if !slices.Equal(cleared, []string{authPath, "/portal"}) {
+		t.Fatalf("logout cleared the login on %q, want %s and /portal", cleared, authPath)
+	}
+	for _, p := range []string{authPath, "/portal/"} {
+		u, _ := url.Parse(e.srv.URL + p)
+		for _, ck := range b.c.Jar.Cookies(u) {
+			if ck.Name == websession.CookieName {
+				t.Fatalf("the login is still sent to %s after logout", p)
+			}
+		}
+	}
+
+	names := map[string]bool{}
+	for _, ck := range all {
+		names[ck.Name] = true
+		if ck.Path != "/portal" && !strings.HasPrefix(ck.Path, "/portal/") && ck.Path != authPath {
+			t.Errorf("cookie %s set with Path=%q", ck.Name, ck.Path)
+		}
+	}
+	for _, n := range []string{websession.CookieName, websession.AnonCookieName, websession.FlashCookie} {
+		if !names[n] {
+			t.Errorf("the walk never set %s (cookies %v)", n, names)
+		}
 	}
 }
 

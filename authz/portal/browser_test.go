@@ -185,7 +185,7 @@ func TestBrowserAuthorize(t *testing.T) {
 	if u.Query().Get("state") != "st-42" || u.Query().Get("code") == "" {
 		t.Fatalf("landed on %v", u)
 	}
-	c, err := e.st.ConsumeCode(t.Context(), secret.HashSecret(u.Query().Get("code")), e.clk.Now())
+	c, err := e.st.ConsumeCode(t.Context(), "planner", secret.HashSecret(u.Query().Get("code")), e.clk.Now())
 	if err != nil || c.Subject != "alice" || c.ClientID != "planner" || c.CodeChallenge != challenge(verifier) {
 		t.Fatalf("code %+v %v", c, err)
 	}

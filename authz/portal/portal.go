@@ -82,6 +82,9 @@ func DefaultGrants() []string {
 // is zero.
 const DefaultCodeTTL = 5 * time.Minute
 
+// portalPath is where the portal lives (its pages are below it).
+const portalPath = "/portal"
+
 // maxBody bounds every form the portal accepts.
 const maxBody = 64 << 10
 
@@ -179,6 +182,14 @@ func New(st Store, opts Options) (*Portal, error) {
 	if !strings.HasPrefix(p.authPath, "/") || strings.HasPrefix(p.authPath, "/portal/") {
 		return nil, fmt.Errorf("portal: authorize path %q must start with / and lie outside /portal/", p.authPath)
 	}
+	// The login is needed by the portal and by the authorization endpoint
+	// only: its cookies go to those two paths, never to API routes.
+	// (A cookie path of "/x" covers "/x/" too.)
+	cookies, err := p.cookies.WithPaths(portalPath, strings.TrimSuffix(p.authPath, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	p.cookies = cookies
 	if p.codeTTL <= 0 {
 		p.codeTTL = DefaultCodeTTL
 	}

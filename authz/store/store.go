@@ -243,10 +243,16 @@ type Sessions interface {
 	// CreateCode stores an authorization code; ErrConflict on a duplicate
 	// hash, ErrNotFound if the client does not exist.
 	CreateCode(ctx context.Context, c AuthCode) error
-	// ConsumeCode marks the code used and returns it. Errors: ErrNotFound,
-	// *CodeReusedError (already used: its session is now revoked),
-	// ErrExpired. Of concurrent consumptions exactly one succeeds.
-	ConsumeCode(ctx context.Context, hash []byte, now time.Time) (AuthCode, error)
+	// ConsumeCode marks the code used and returns it, when it was issued to
+	// clientID (the authenticated client presenting it). Errors:
+	// ErrNotFound (unknown code, or a code of another client: nothing
+	// changes, whether that code is fresh, used or expired, so it stays
+	// usable by its own client), *CodeReusedError (already used: its
+	// session is now revoked), ErrExpired. The client check and the
+	// consumption are one transaction. Of concurrent consumptions by its
+	// client exactly one succeeds, and none by another client changes
+	// anything.
+	ConsumeCode(ctx context.Context, clientID string, hash []byte, now time.Time) (AuthCode, error)
 }
 
 // Revocations records revoked sessions and tokens.

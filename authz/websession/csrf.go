@@ -24,7 +24,7 @@ func (c *Codec) CSRF(w http.ResponseWriter, r *http.Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	http.SetCookie(w, c.cookie(AnonCookieName, id, "/", c.now().Add(anonTTL)))
+	c.setAll(w, AnonCookieName, id, c.now().Add(anonTTL))
 	return c.anonToken(id), nil
 }
 

@@ -17,8 +17,11 @@ const FlashTTL = 2 * time.Minute
 // the next GET of path by user, sealed with AES-256-GCM in a short-lived
 // cookie scoped to path: every instance sharing the key can show it, the
 // browser cannot read it, and TakeFlash deletes it, so a reload of the page
-// does not show it again.
+// does not show it again. path must lie below one of the codec's paths.
 func (c *Codec) SetFlash(w http.ResponseWriter, path, user, value string) error {
+	if !c.under(path) {
+		return fmt.Errorf("websession: flash path %q is not below the cookie paths %q", path, c.paths)
+	}
 	aead, err := c.flashAEAD()
 	if err != nil {
 		return err

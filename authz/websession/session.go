@@ -6,6 +6,12 @@
 // A session cookie is not stored anywhere: logging out deletes it from the
 // browser, and a copied cookie stays valid until it expires (TTL, 12 h by
 // default). Keep the TTL short where that matters.
+//
+// No cookie is ever set with Path=/: the browser would send it to every
+// route of the gateway and so to every upstream, which could then act as
+// the user. The session and pre-login CSRF cookies are set once per path
+// of the codec (WithPaths: the portal and the authorization endpoint), and
+// a flash only on a path under one of them.
 package websession
 
 import (
@@ -16,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +36,10 @@ const (
 	CSRFField      = "csrf_token"
 	CSRFHeader     = "X-CSRF-Token"
 )
+
+// DefaultPath is where the session and CSRF cookies are sent when no
+// other paths are given (WithPaths): the developer portal.
+const DefaultPath = "/portal"
 
 // DefaultTTL is the lifetime of a login when Options.TTL is zero.
 const DefaultTTL = 12 * time.Hour
@@ -56,6 +67,7 @@ type Codec struct {
 	ttl        time.Duration
 	secure     bool
 	now        func() time.Time
+	paths      []string // cookie paths of the session and CSRF cookies
 }
 
 // Session is a verified login.
@@ -79,6 +91,7 @@ func New(key []byte, opts Options) (*Codec, error) {
 		ttl:        opts.TTL,
 		secure:     opts.Secure,
 		now:        opts.Now,
+		paths:      []string{DefaultPath},
 	}
 	if c.ttl <= 0 {
 		c.ttl = DefaultTTL
@@ -87,6 +100,54 @@ func New(key []byte, opts Options) (*Codec, error) {
 		c.now = time.Now
 	}
 	return c, nil
+}
+
+// WithPaths returns a copy of c that sets the session and pre-login CSRF
+// cookies on each of paths (one cookie per path, same value) and deletes
+// them there on logout. A path must start with "/", must not be "/" and
+// must not end in "/" (so "/portal" covers "/portal" and "/portal/...").
+func (c *Codec) WithPaths(paths ...string) (*Codec, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("websession: no cookie path")
+	}
+	var ps []string
+	for _, p := range paths {
+		if !validPath(p) {
+			return nil, fmt.Errorf("websession: cookie path %q must start with / and name a path below the root", p)
+		}
+		if !slices.Contains(ps, p) {
+			ps = append(ps, p)
+		}
+	}
+	cp := *c
+	cp.paths = ps
+	return &cp, nil
+}
+
+// Paths returns the paths the session and CSRF cookies are set on.
+func (c *Codec) Paths() []string { return slices.Clone(c.paths) }
+
+func validPath(p string) bool {
+	return len(p) > 1 && p[0] == '/' && !strings.HasSuffix(p, "/") &&
+		!strings.ContainsFunc(p, func(r rune) bool { return r <= ' ' || r == ';' || r == 0x7f })
+}
+
+// under reports whether a cookie set on path is sent only below one of
+// c's paths (RFC 6265 §5.1.4 path-match).
+func (c *Codec) under(path string) bool {
+	for _, p := range c.paths {
+		if path == p || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// setAll sets the cookie name on every path of c.
+func (c *Codec) setAll(w http.ResponseWriter, name, value string, expires time.Time) {
+	for _, p := range c.paths {
+		http.SetCookie(w, c.cookie(name, value, p, expires))
+	}
 }
 
 // derive returns a sub-key for one purpose, so one key never signs two
@@ -131,13 +192,15 @@ func (c *Codec) Login(w http.ResponseWriter, user string) (Session, error) {
 	if len(value) > maxCookieLen {
 		return Session{}, errors.New("websession: user name too long for a cookie")
 	}
-	http.SetCookie(w, c.cookie(CookieName, value, "/", s.ExpiresAt))
+	c.setAll(w, CookieName, value, s.ExpiresAt)
 	return s, nil
 }
 
-// Logout deletes the session cookie.
+// Logout deletes the session cookie on every path it was set on.
 func (c *Codec) Logout(w http.ResponseWriter) {
-	http.SetCookie(w, c.expired(CookieName, "/"))
+	for _, p := range c.paths {
+		http.SetCookie(w, c.expired(CookieName, p))
+	}
 }
 
 // User returns the logged-in user of r.

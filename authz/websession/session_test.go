@@ -55,7 +55,7 @@ func TestLoginCookieAttributes(t *testing.T) {
 			t.Fatalf("got %d cookies", len(cks))
 		}
 		ck := cks[0]
-		if ck.Name != CookieName || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || ck.Secure != secure {
+		if ck.Name != CookieName || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != DefaultPath || ck.Secure != secure {
 			t.Errorf("cookie attributes: %+v", ck)
 		}
 		if ck.MaxAge != int(DefaultTTL/time.Second) {
@@ -149,6 +149,87 @@ func TestLogoutDeletesCookie(t *testing.T) {
 	if ck.Name != CookieName || ck.MaxAge >= 0 || ck.Value != "" || !ck.Secure {
 		t.Fatalf("logout cookie %+v", ck)
 	}
+}
+
+// TestCookiePaths checks that the session and pre-login CSRF cookies are
+// set once per path of the codec, never on "/", and deleted on each.
+func TestCookiePaths(t *testing.T) {
+	clk := newClock()
+	base := newCodec(t, clk, false)
+	c, err := base.WithPaths("/portal", "/oauth/authorize", "/portal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/portal", "/oauth/authorize"}
+	paths := func(cks []*http.Cookie, name string) []string {
+		var ps []string
+		for _, ck := range cks {
+			if ck.Name != name {
+				t.Errorf("unexpected cookie %+v", ck)
+			}
+			ps = append(ps, ck.Path)
+		}
+		return ps
+	}
+	same := func(what string, got []string) {
+		t.Helper()
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s set on paths %q, want %q", what, got, want)
+		}
+	}
+
+	login := httptest.NewRecorder()
+	if _, err := c.Login(login, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	cks := login.Result().Cookies()
+	same("session cookie", paths(cks, CookieName))
+	if len(cks) == 2 && cks[0].Value != cks[1].Value {
+		t.Error("the two session cookies differ")
+	}
+	r := httptest.NewRequest("GET", "/oauth/authorize", nil)
+	r.AddCookie(&http.Cookie{Name: CookieName, Value: cks[1].Value})
+	if u, ok := c.User(r); !ok || u != "alice" {
+		t.Errorf("the authorize-path cookie is not a login: %q %v", u, ok)
+	}
+
+	logout := httptest.NewRecorder()
+	c.Logout(logout)
+	out := logout.Result().Cookies()
+	same("logout", paths(out, CookieName))
+	for _, ck := range out {
+		if ck.MaxAge >= 0 || ck.Value != "" {
+			t.Errorf("logout cookie %+v does not delete", ck)
+		}
+	}
+
+	anon := httptest.NewRecorder()
+	if _, err := c.CSRF(anon, httptest.NewRequest("GET", "/portal/login", nil)); err != nil {
+		t.Fatal(err)
+	}
+	same("pre-login CSRF cookie", paths(anon.Result().Cookies(), AnonCookieName))
+
+	t.Run("the base codec is unchanged", func(t *testing.T) {
+		if got := base.Paths(); len(got) != 1 || got[0] != DefaultPath {
+			t.Fatalf("base paths %q", got)
+		}
+	})
+	t.Run("bad paths are refused", func(t *testing.T) {
+		for _, bad := range [][]string{nil, {"/"}, {"/portal", "/"}, {""}, {"portal"}, {"/portal/"}, {"/a b"}, {"/a;b"}} {
+			if _, err := base.WithPaths(bad...); err == nil {
+				t.Errorf("WithPaths(%q) accepted", bad)
+			}
+		}
+	})
+	t.Run("a flash only below a cookie path", func(t *testing.T) {
+		for path, ok := range map[string]bool{"/portal/clients/": true, "/portal": true, "/oauth/authorize/x": true,
+			"/": false, "/portalx": false, "/v1/charts/": false} {
+			err := c.SetFlash(httptest.NewRecorder(), path, "alice", "v")
+			if (err == nil) != ok {
+				t.Errorf("SetFlash on %q: %v", path, err)
+			}
+		}
+	})
 }
 
 func postWith(cookies []*http.Cookie, form url.Values, header string) *http.Request {

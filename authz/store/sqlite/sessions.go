@@ -227,8 +227,10 @@ func (s *Store) CreateCode(ctx context.Context, c store.AuthCode) error {
 const codeColumns = `hash, client_id, subject, redirect_uri, scope, code_challenge, code_challenge_method,
 	session_id, created_at, expires_at, used_at`
 
-// ConsumeCode implements store.Sessions.
-func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (store.AuthCode, error) {
+// ConsumeCode implements store.Sessions. A code of another client is not
+// found: the lookup is by hash and client together, so such a request
+// reads nothing and writes nothing.
+func (s *Store) ConsumeCode(ctx context.Context, clientID string, hash []byte, now time.Time) (store.AuthCode, error) {
 	var (
 		c      store.AuthCode
 		reused error
@@ -238,7 +240,8 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (st
 			created, exp int64
 			used         sql.NullInt64
 		)
-		err := tx.QueryRowContext(ctx, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = ?`, hash).Scan(
+		err := tx.QueryRowContext(ctx, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = ? AND client_id = ?`,
+			hash, clientID).Scan(
 			&c.Hash, &c.ClientID, &c.Subject, &c.RedirectURI, &c.Scope, &c.CodeChallenge, &c.CodeChallengeMethod,
 			&c.SessionID, &created, &exp, &used)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -255,8 +258,8 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (st
 		case !now.Before(c.ExpiresAt):
 			return store.ErrExpired
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE auth_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL`,
-			micros(now), hash)
+		res, err := tx.ExecContext(ctx, `UPDATE auth_codes SET used_at = ? WHERE hash = ? AND client_id = ? AND used_at IS NULL`,
+			micros(now), hash, clientID)
 		if err != nil {
 			return err
 		}

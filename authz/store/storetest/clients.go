@@ -138,7 +138,7 @@ func testDeleteClientCascades(t *testing.T, s store.Store) {
 		_, err := s.GetRefreshToken(ctx, hash(rt))
 		wantErr(t, err, store.ErrNotFound)
 	}
-	_, err = s.ConsumeCode(ctx, hash("code"), t0)
+	_, err = s.ConsumeCode(ctx, "doomed", hash("code"), t0)
 	wantErr(t, err, store.ErrNotFound)
 	_, err = s.RotateRefresh(ctx, "doomed", hash("rt-live"), newRefresh("rt-next", t0.Add(time.Hour)), t0)
 	wantErr(t, err, store.ErrNotFound)

@@ -110,7 +110,7 @@ func testPrune(t *testing.T, s store.Store) {
 	if _, err := s.GetSession(ctx, "live"); err != nil {
 		t.Fatalf("live session pruned: %v", err)
 	}
-	_, err = s.ConsumeCode(ctx, hash("code"), later)
+	_, err = s.ConsumeCode(ctx, "app", hash("code"), later)
 	wantErr(t, err, store.ErrNotFound)
 	keys, err := s.ListSigningKeys(ctx)
 	must(t, err)

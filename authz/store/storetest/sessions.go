@@ -315,12 +315,12 @@ func testCodes(t *testing.T, s store.Store) {
 	wantErr(t, s.CreateCode(ctx, orphan), store.ErrNotFound)
 
 	now := t0.Add(time.Minute)
-	got, err := s.ConsumeCode(ctx, hash("code-1"), now)
+	got, err := s.ConsumeCode(ctx, "app", hash("code-1"), now)
 	must(t, err)
 	code.UsedAt = now
 	same(t, got, code)
 
-	_, err = s.ConsumeCode(ctx, hash("never issued"), now)
+	_, err = s.ConsumeCode(ctx, "app", hash("never issued"), now)
 	wantErr(t, err, store.ErrNotFound)
 
 	exp := t0.Add(5 * time.Minute)
@@ -337,7 +337,7 @@ func testCodes(t *testing.T, s store.Store) {
 			c := code
 			c.Hash, c.UsedAt, c.SessionID = hash("code "+tt.name), time.Time{}, "s "+tt.name
 			must(t, s.CreateCode(ctx, c))
-			_, err := s.ConsumeCode(ctx, c.Hash, tt.now)
+			_, err := s.ConsumeCode(ctx, "app", c.Hash, tt.now)
 			if tt.want == nil {
 				must(t, err)
 				return
@@ -358,12 +358,12 @@ func testCodeReplay(t *testing.T, s store.Store) {
 
 	t.Run("replay after exchange revokes the session", func(t *testing.T) {
 		mkCode("c1", "s1")
-		_, err := s.ConsumeCode(ctx, hash("c1"), t0)
+		_, err := s.ConsumeCode(ctx, "app", hash("c1"), t0)
 		must(t, err)
 		rt := newRefresh("c1-rt", t0.Add(time.Hour))
 		must(t, s.CreateSession(ctx, newSession("s1", "app", t0.Add(time.Hour)), &rt))
 
-		_, err = s.ConsumeCode(ctx, hash("c1"), t0.Add(time.Second))
+		_, err = s.ConsumeCode(ctx, "app", hash("c1"), t0.Add(time.Second))
 		wantErr(t, err, store.ErrCodeReused)
 		var ce *store.CodeReusedError
 		if !errors.As(err, &ce) || ce.Code.SessionID != "s1" || ce.Code.ClientID != "app" {
@@ -382,7 +382,7 @@ func testCodeReplay(t *testing.T, s store.Store) {
 			t.Fatalf("%d revocations for s1, want 1", n)
 		}
 		// A third presentation is still a replay, and records nothing new.
-		_, err = s.ConsumeCode(ctx, hash("c1"), t0.Add(3*time.Second))
+		_, err = s.ConsumeCode(ctx, "app", hash("c1"), t0.Add(3*time.Second))
 		wantErr(t, err, store.ErrCodeReused)
 		revs, err = s.RevocationsSince(ctx, 0)
 		must(t, err)
@@ -392,10 +392,10 @@ func testCodeReplay(t *testing.T, s store.Store) {
 	})
 	t.Run("replay after code expiry still revokes", func(t *testing.T) {
 		mkCode("c2", "s2")
-		_, err := s.ConsumeCode(ctx, hash("c2"), t0)
+		_, err := s.ConsumeCode(ctx, "app", hash("c2"), t0)
 		must(t, err)
 		must(t, s.CreateSession(ctx, newSession("s2", "app", t0.Add(time.Hour)), nil))
-		_, err = s.ConsumeCode(ctx, hash("c2"), t0.Add(10*time.Minute))
+		_, err = s.ConsumeCode(ctx, "app", hash("c2"), t0.Add(10*time.Minute))
 		wantErr(t, err, store.ErrCodeReused)
 		sess, err := s.GetSession(ctx, "s2")
 		must(t, err)
@@ -405,9 +405,9 @@ func testCodeReplay(t *testing.T, s store.Store) {
 	})
 	t.Run("replay before the session exists blocks it", func(t *testing.T) {
 		mkCode("c3", "s3")
-		_, err := s.ConsumeCode(ctx, hash("c3"), t0)
+		_, err := s.ConsumeCode(ctx, "app", hash("c3"), t0)
 		must(t, err)
-		_, err = s.ConsumeCode(ctx, hash("c3"), t0)
+		_, err = s.ConsumeCode(ctx, "app", hash("c3"), t0)
 		wantErr(t, err, store.ErrCodeReused)
 		wantErr(t, s.CreateSession(ctx, newSession("s3", "app", t0.Add(time.Hour)), nil), store.ErrRevoked)
 		revs, err := s.RevocationsSince(ctx, 0)
@@ -441,7 +441,7 @@ func testCodeRace(t *testing.T, s store.Store) {
 			errs [2]error
 		)
 		for g := range 2 {
-			wg.Go(func() { _, errs[g] = s.ConsumeCode(ctx, hash(name), t0) })
+			wg.Go(func() { _, errs[g] = s.ConsumeCode(ctx, "app", hash(name), t0) })
 		}
 		wg.Wait()
 		wins := 0

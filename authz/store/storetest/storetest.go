@@ -48,6 +48,8 @@ func Run(t *testing.T, open Opener) {
 		{"codes", testCodes},
 		{"code_replay", testCodeReplay},
 		{"code_race", testCodeRace},
+		{"code_binding", testCodeBinding},
+		{"code_binding_race", testCodeBindingRace},
 		{"revocations", testRevocations},
 		{"prune", testPrune},
 		{"signing_keys", testSigningKeys},
