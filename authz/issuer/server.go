@@ -46,6 +46,9 @@ type Store interface {
 type Revocations interface {
 	Add(r store.Revocation)
 	Revoked(jti, sessionID string) bool
+	// RevokedToken also applies the cutoffs of deleted clients and users
+	// (see revocation.Set).
+	RevokedToken(jti, sessionID, clientID, subject string, issuedAt int64) bool
 }
 
 // Options are the optional parts of a Server.
@@ -194,6 +197,8 @@ type noRevocations struct{}
 
 func (noRevocations) Add(store.Revocation)     {}
 func (noRevocations) Revoked(_, _ string) bool { return false }
+
+func (noRevocations) RevokedToken(_, _, _, _ string, _ int64) bool { return false }
 
 // newID returns 128 random bits, base64url: jti and session ids.
 func newID() string {
