@@ -121,6 +121,10 @@ func New(cfg *config.Config, st Store, keys *Keyring, opts Options) (*Server, er
 // Update swaps in a reloaded config; requests in flight keep the old one.
 func (s *Server) Update(cfg *config.Config) { s.config.Store(cfg) }
 
+// MaxTokenLifetime is MaxTokenLifetime of the config in force: how long the
+// revocation of every token of a deleted client or user must be kept.
+func (s *Server) MaxTokenLifetime() time.Duration { return MaxTokenLifetime(s.cfg()) }
+
 func (s *Server) cfg() *config.Config { return s.config.Load() }
 
 // GrantTypes lists the grants the token endpoint knows, sorted.

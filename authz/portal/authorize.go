@@ -283,7 +283,11 @@ func (p *Portal) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		p.redirect(w, r, req.errorURL(rerr), redirectStatus)
 		return
 	}
-	user, ok := p.cookies.User(r)
+	user, ok, uerr := p.signedIn(r)
+	if uerr != nil {
+		p.serverError(w, r, uerr)
+		return
+	}
 	if !ok {
 		p.toLogin(w, r, p.authPath+"?"+req.formFields().Encode())
 		return
