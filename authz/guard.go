@@ -23,10 +23,14 @@ import (
 	"github.com/clearance-gw/clearance/config"
 )
 
-// Revocations answers whether a token or its session was revoked. It must
-// be cheap (an in-memory set): it is asked on every request.
+// Revocations answers whether a token was revoked: by its jti, its
+// session, or a cutoff of its client or subject (a deleted client or user:
+// tokens issued at or before the deletion, issuedAt being the iat claim in
+// Unix seconds). clientID and subject are given only for tokens of the
+// gateway's own issuer, "" otherwise. It must be cheap (an in-memory set):
+// it is asked on every request.
 type Revocations interface {
-	Revoked(jti, sessionID string) bool
+	RevokedToken(jti, sessionID, clientID, subject string, issuedAt int64) bool
 }
 
 // Options are the collaborators of a Guard. Every field is optional.
@@ -183,10 +187,21 @@ func (g *Guard) authenticate(r *http.Request) (Principal, error) {
 	if err != nil {
 		return Principal{}, err
 	}
-	if g.revs != nil && g.revs.Revoked(p.JTI, p.SessionID) {
+	if g.revs != nil && g.revoked(&p) {
 		return Principal{}, errRevoked
 	}
 	return p, nil
+}
+
+// revoked asks the revocation set about p. Cutoffs of deleted clients and
+// users apply only to local tokens: a trusted issuer's "alice" or
+// "app" is another tenant's.
+func (g *Guard) revoked(p *Principal) bool {
+	var client, subject string
+	if p.Local {
+		client, subject = p.ClientID, p.Subject
+	}
+	return g.revs.RevokedToken(p.JTI, p.SessionID, client, subject, p.IssuedAt.Unix())
 }
 
 // verifyCached consults the verified-token cache, keyed by the SHA-256 of

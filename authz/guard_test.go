@@ -249,7 +249,7 @@ func TestLocalTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Principal{Issuer: localIssuer, Subject: "pilot-7", ClientID: "demo-backend", Scopes: ScopeSet{"query_mapdata", "talk_tower"},
-		Expiry: t0.Add(time.Hour), JTI: "jti-1", SessionID: "session-42", Actor: "admin-1", Local: true}
+		Expiry: t0.Add(time.Hour), IssuedAt: t0, JTI: "jti-1", SessionID: "session-42", Actor: "admin-1", Local: true}
 	if fmt.Sprint(p) != fmt.Sprint(want) {
 		t.Fatalf("principal\n %+v\nwant\n %+v", p, want)
 	}
@@ -296,6 +296,61 @@ func TestLocalTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestCutoffsOfDeletedClientsAndUsers: a deleted client's or user's local
+// tokens issued up to the cutoff are refused, also from the verified-token
+// cache; later ones (a new client of that id) are not; a trusted issuer's
+// tokens naming the same client or subject are another tenant's.
+func TestCutoffsOfDeletedClientsAndUsers(t *testing.T) {
+	revs := &fakeRevocations{}
+	f := newFixture(t, withRevocations(revs))
+	token := func(s signer, iss, client, sub string, iat time.Time) string {
+		c := claims(iss)
+		c["client_id"], c["sub"], c["iat"] = client, sub, iat.Unix()
+		c["jti"] = fmt.Sprint("jti-", client, sub, iat.Unix())
+		return mint(t, s, c)
+	}
+	tokens := map[string]string{
+		"local client token before":   token(f.local, localIssuer, "app", "app", t0),
+		"local client token at":       token(f.local, localIssuer, "app", "app", t0.Add(time.Second)),
+		"local client token after":    token(f.local, localIssuer, "app", "app", t0.Add(2*time.Second)),
+		"local user token before":     token(f.local, localIssuer, "first-party", "alice", t0),
+		"local user token after":      token(f.local, localIssuer, "first-party", "alice", t0.Add(2*time.Second)),
+		"trusted client token before": token(f.rsa, idpIssuer, "app", "app", t0),
+		"trusted user token before":   token(f.rsa, idpIssuer, "other", "alice", t0),
+	}
+	f.clock.Set(t0.Add(3 * time.Second))
+	for name, tok := range tokens { // all good, and cached
+		if _, err := f.guard.Check(bearerRequest(tok), nil); err != nil {
+			t.Fatalf("%s before the deletions: %v", name, err)
+		}
+	}
+	revs.mu.Lock()
+	revs.clients = map[string]int64{"app": t0.Add(time.Second).Unix()}
+	revs.subjects = map[string]int64{"alice": t0.Add(time.Second).Unix()}
+	revs.mu.Unlock()
+	for name, refused := range map[string]bool{
+		"local client token before":   true,
+		"local client token at":       true,
+		"local client token after":    false,
+		"local user token before":     true,
+		"local user token after":      false,
+		"trusted client token before": false,
+		"trusted user token before":   false,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := f.guard.Check(bearerRequest(tokens[name]), nil)
+			if refused {
+				assertErr(t, err, errRevoked)
+			} else if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+		})
+	}
+	if h, _ := f.cacheCounts(); h < 7 {
+		t.Fatalf("cache hits = %v: the cutoffs must be applied on the cached path", h)
+	}
 }
 
 func TestSetLocalKeysRefusesUnusableKeys(t *testing.T) {

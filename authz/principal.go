@@ -15,6 +15,7 @@ type Principal struct {
 	ClientID  string
 	Scopes    ScopeSet
 	Expiry    time.Time
+	IssuedAt  time.Time // "iat"; zero when absent
 	JTI       string
 	SessionID string // "sid" claim of tokens the gateway minted, "" otherwise
 	Actor     string // "act.sub" of admin-grant tokens

@@ -218,11 +218,12 @@ func mapVerifyError(err error) *Error {
 // principalOf reads the claims of a verified token.
 func principalOf(t jwt.Token, pol *issuerPolicy) (Principal, error) {
 	p := Principal{
-		Issuer:  pol.name,
-		Subject: t.Subject(),
-		Expiry:  t.Expiration(),
-		JTI:     t.JwtID(),
-		Local:   pol.local,
+		Issuer:   pol.name,
+		Subject:  t.Subject(),
+		Expiry:   t.Expiration(),
+		IssuedAt: t.IssuedAt(),
+		JTI:      t.JwtID(),
+		Local:    pol.local,
 	}
 	var err error
 	if p.Scopes, err = scopesOf(t); err != nil {

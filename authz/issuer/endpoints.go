@@ -300,7 +300,10 @@ func (s *Server) introspectAccess(ctx context.Context, raw string, now time.Time
 		return introspection{}, nil
 	}
 	sid := claimString(tok, "sid")
-	if s.revs.Revoked(tok.JwtID(), sid) {
+	// The cutoffs matter here too: a new client registered under a
+	// deleted client's id must not learn that its predecessor's tokens
+	// are active.
+	if s.revs.RevokedToken(tok.JwtID(), sid, claimString(tok, "client_id"), tok.Subject(), tok.IssuedAt().Unix()) {
 		return introspection{}, nil
 	}
 	if sid != "" {

@@ -46,6 +46,9 @@ type Store interface {
 type Revocations interface {
 	Add(r store.Revocation)
 	Revoked(jti, sessionID string) bool
+	// RevokedToken also applies the cutoffs of deleted clients and users
+	// (see revocation.Set).
+	RevokedToken(jti, sessionID, clientID, subject string, issuedAt int64) bool
 }
 
 // Options are the optional parts of a Server.
@@ -117,6 +120,10 @@ func New(cfg *config.Config, st Store, keys *Keyring, opts Options) (*Server, er
 
 // Update swaps in a reloaded config; requests in flight keep the old one.
 func (s *Server) Update(cfg *config.Config) { s.config.Store(cfg) }
+
+// MaxTokenLifetime is MaxTokenLifetime of the config in force: how long the
+// revocation of every token of a deleted client or user must be kept.
+func (s *Server) MaxTokenLifetime() time.Duration { return MaxTokenLifetime(s.cfg()) }
 
 func (s *Server) cfg() *config.Config { return s.config.Load() }
 
@@ -194,6 +201,8 @@ type noRevocations struct{}
 
 func (noRevocations) Add(store.Revocation)     {}
 func (noRevocations) Revoked(_, _ string) bool { return false }
+
+func (noRevocations) RevokedToken(_, _, _, _ string, _ int64) bool { return false }
 
 // newID returns 128 random bits, base64url: jti and session ids.
 func newID() string {

@@ -140,7 +140,11 @@ func (p *Portal) toLogin(w http.ResponseWriter, r *http.Request, next string) {
 func (p *Portal) withUser(h func(w http.ResponseWriter, r *http.Request, user string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		user, ok := p.cookies.User(r)
+		user, ok, err := p.signedIn(r)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
 		if !ok {
 			p.toLogin(w, r, "/portal/")
 			return

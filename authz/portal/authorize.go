@@ -288,7 +288,11 @@ func (p *Portal) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		redirectStatus = http.StatusSeeOther
 	}
-	user, signedIn := p.cookies.User(r)
+	user, signedIn, uerr := p.signedIn(r)
+	if uerr != nil {
+		p.serverError(w, r, uerr)
+		return
+	}
 	if rerr != nil {
 		p.log.InfoContext(r.Context(), "authorization request refused", "client_id", req.ClientID, "error", rerr.code,
 			"signed_in", signedIn)

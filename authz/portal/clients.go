@@ -25,7 +25,11 @@ type listPage struct {
 }
 
 func (p *Portal) serveList(w http.ResponseWriter, r *http.Request) {
-	user, ok := p.cookies.User(r)
+	user, ok, err := p.signedIn(r)
+	if err != nil {
+		p.serverError(w, r, err)
+		return
+	}
 	if !ok {
 		p.toLogin(w, r, r.URL.RequestURI())
 		return
@@ -169,7 +173,11 @@ func (p *Portal) renderClient(w http.ResponseWriter, r *http.Request, user strin
 }
 
 func (p *Portal) serveClient(w http.ResponseWriter, r *http.Request) {
-	user, ok := p.cookies.User(r)
+	user, ok, err := p.signedIn(r)
+	if err != nil {
+		p.serverError(w, r, err)
+		return
+	}
 	if !ok {
 		p.toLogin(w, r, r.URL.RequestURI())
 		return
@@ -293,9 +301,10 @@ func (p *Portal) serveURIs(w http.ResponseWriter, r *http.Request, user string, 
 	http.Redirect(w, r, clientPath(c.ID)+"?saved=uris", http.StatusSeeOther)
 }
 
-// serveDelete deletes the client after the confirm box was ticked. Its
-// sessions are revoked first through the Revoker, so the proxy refuses
-// their tokens at once, not only after its next poll of the store.
+// serveDelete deletes the client after the confirm box was ticked, through
+// the Revoker: every token issued to it or through it (its own, the a2a
+// tokens, its users' sessions) is refused by the proxy at once, and a
+// later client of the same id does not revive them.
 func (p *Portal) serveDelete(w http.ResponseWriter, r *http.Request, user string, c store.Client) {
 	if r.PostFormValue("confirm") != "yes" {
 		page, err := p.clientView(r, c)
@@ -307,30 +316,12 @@ func (p *Portal) serveDelete(w http.ResponseWriter, r *http.Request, user string
 		p.renderClient(w, r, user, http.StatusBadRequest, page)
 		return
 	}
-	ss, err := p.st.ListSessions(r.Context(), c.ID, p.now())
-	if err != nil {
-		p.serverError(w, r, err)
-		return
-	}
-	for _, s := range ss {
-		if err := p.revoke(r, s.ID); err != nil {
-			p.serverError(w, r, err)
-			return
-		}
-	}
-	if err := p.st.DeleteClient(r.Context(), c.ID, p.now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := p.revoker.DeleteClient(r.Context(), c.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		p.serverError(w, r, err)
 		return
 	}
 	p.log.InfoContext(r.Context(), "client deleted", "client_id", c.ID, "user", user)
 	http.Redirect(w, r, "/portal/?deleted="+url.QueryEscape(c.ID), http.StatusSeeOther)
-}
-
-func (p *Portal) revoke(r *http.Request, sid string) error {
-	if p.revoker != nil {
-		return p.revoker.RevokeSession(r.Context(), sid)
-	}
-	return p.st.RevokeSession(r.Context(), sid, p.now())
 }
 
 // serveCreateToken mints an application-to-application token for the user
@@ -364,7 +355,7 @@ func (p *Portal) serveRevoke(w http.ResponseWriter, r *http.Request, user string
 		p.serverError(w, r, err)
 		return
 	}
-	if err := p.revoke(r, sid); err != nil {
+	if err := p.revoker.RevokeSession(r.Context(), sid); err != nil {
 		p.serverError(w, r, err)
 		return
 	}

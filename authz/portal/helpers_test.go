@@ -68,13 +68,31 @@ func (m *fakeMinter) MintImplicit(_ context.Context, clientID, user, scope strin
 	return "implicit-token", 3600, nil
 }
 
-// fakeRevoker revokes in the store and remembers what it revoked.
+// fakeRevoker revokes and deletes in the store and remembers what it
+// revoked and deleted.
 type fakeRevoker struct {
 	st  *sqlite.Store
 	now func() time.Time
 
 	mu      sync.Mutex
 	revoked []string
+	deleted []string
+}
+
+// testTokenLifetime is the longest token lifetime of the fake deletions.
+const testTokenLifetime = 8761 * time.Hour
+
+func (r *fakeRevoker) DeleteClient(ctx context.Context, id string) error {
+	r.mu.Lock()
+	r.deleted = append(r.deleted, id)
+	r.mu.Unlock()
+	return r.st.DeleteClient(ctx, id, r.now(), testTokenLifetime)
+}
+
+func (r *fakeRevoker) deletedIDs() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.deleted...)
 }
 
 func (r *fakeRevoker) RevokeSession(ctx context.Context, id string) error {

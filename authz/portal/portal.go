@@ -47,7 +47,6 @@ type Store interface {
 	ListClients(ctx context.Context, owner string) ([]store.Client, error)
 	CreateClient(ctx context.Context, c store.Client) error
 	UpdateClient(ctx context.Context, c store.Client) error
-	DeleteClient(ctx context.Context, id string, now time.Time) error
 	GetUser(ctx context.Context, name string) (store.User, error)
 	GetSession(ctx context.Context, id string) (store.Session, error)
 	ListSessions(ctx context.Context, clientID string, now time.Time) ([]store.Session, error)
@@ -66,10 +65,15 @@ type Minter interface {
 	MintImplicit(ctx context.Context, clientID, user, scope string) (token string, expiresIn int64, err error)
 }
 
-// Revoker revokes a session in the store and in the in-memory revocation
-// set, so the proxy refuses its tokens at once.
+// Revoker revokes in the store and in the in-memory revocation set, so the
+// proxy refuses the tokens at once.
 type Revoker interface {
+	// RevokeSession revokes one session.
 	RevokeSession(ctx context.Context, id string) error
+	// DeleteClient deletes a client and revokes every token issued to it
+	// or through it (store.Clients.DeleteClient); store.ErrNotFound if it
+	// is gone already.
+	DeleteClient(ctx context.Context, id string) error
 }
 
 // DefaultGrants are the grants a portal user may enable when
@@ -95,7 +99,7 @@ type Options struct {
 	Cookies  *websession.Codec    // session cookies and CSRF tokens
 	Throttle *websession.Throttle // failed-login throttle; a default one when nil
 	Minter   Minter               // a2a tokens and the implicit grant; without it both are off
-	Revoker  Revoker              // revokes sessions everywhere; the store alone when nil
+	Revoker  Revoker              // revokes sessions and deletes clients, everywhere at once; required
 	Grants   []string             // grants a portal user may enable; DefaultGrants() when nil
 	Scopes   []string             // the gateway's scopes: what portal-made clients may request
 	// AuthorizePath is the authorization endpoint (config endpoints.authorize),
@@ -146,8 +150,8 @@ type Route struct {
 
 // New returns a Portal.
 func New(st Store, opts Options) (*Portal, error) {
-	if st == nil || opts.Cookies == nil {
-		return nil, errors.New("portal: store and cookie codec are required")
+	if st == nil || opts.Cookies == nil || opts.Revoker == nil {
+		return nil, errors.New("portal: store, cookie codec and revoker are required")
 	}
 	p := &Portal{
 		st: st, now: opts.Now, log: opts.Logger, cookies: opts.Cookies, throttle: opts.Throttle,
@@ -413,9 +417,34 @@ func (p *Portal) serveAsset(w http.ResponseWriter, r *http.Request) {
 	w.Write(a.body)
 }
 
+// currentUser is the signed-in user named on a page, "" when there is none
+// (or the store cannot tell).
 func (p *Portal) currentUser(r *http.Request) string {
-	u, _ := p.cookies.User(r)
+	u, _, _ := p.signedIn(r)
 	return u
+}
+
+// signedIn returns the user of r's login cookie while that user exists.
+// Logins are stateless cookies: without this check a deleted user's cookie
+// would keep working until it expires, and one of an earlier user of the
+// same name would sign in the new one, so a login older (to the second)
+// than the user signs nobody in.
+func (p *Portal) signedIn(r *http.Request) (string, bool, error) {
+	s, ok := p.cookies.Session(r)
+	if !ok {
+		return "", false, nil
+	}
+	u, err := p.st.GetUser(r.Context(), s.User)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if s.IssuedAt.Before(u.CreatedAt.Truncate(time.Second)) {
+		return "", false, nil
+	}
+	return s.User, true, nil
 }
 
 // remoteAddr is the host of r.RemoteAddr; IPv6 addresses are reduced to

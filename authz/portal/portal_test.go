@@ -526,8 +526,8 @@ func TestDeleteClient(t *testing.T) {
 	if _, err := e.st.GetClient(t.Context(), "app"); err == nil {
 		t.Fatal("client still there")
 	}
-	if !slices.Equal(e.revoker.ids(), []string{"s1"}) {
-		t.Fatalf("sessions revoked through the revoker: %v", e.revoker.ids())
+	if !slices.Equal(e.revoker.deletedIDs(), []string{"app"}) {
+		t.Fatalf("clients deleted through the revoker: %v", e.revoker.deletedIDs())
 	}
 	if list := b.get(r.Header.Get("Location")); !strings.Contains(list.body, "was deleted") {
 		t.Fatal("no notice")

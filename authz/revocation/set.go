@@ -1,6 +1,7 @@
-// Package revocation keeps the revoked access tokens (by jti) and sessions
-// (by sid) in memory, in step with the store, so the proxy path can refuse
-// them without any store I/O.
+// Package revocation keeps the revoked access tokens (by jti), sessions
+// (by sid) and the cutoffs of deleted clients and users (every local token
+// of that client or subject issued at or before a time) in memory, in step
+// with the store, so the proxy path can refuse them without any store I/O.
 //
 // A Set learns revocations two ways: Add, for revocations made by this
 // instance (they take effect at once), and Sync, which reads the ones recorded
@@ -14,6 +15,9 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/clearance-gw/clearance/authz/store"
 )
@@ -39,6 +43,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives poll failures; discarded when nil.
 	Logger *slog.Logger
+	// Registerer, when not nil, gets the gauge clearance_revocation_entries
+	// (the entries held, see Len).
+	Registerer prometheus.Registerer
 }
 
 // Set is the in-memory revocation set. It is safe for concurrent use; reads
@@ -55,7 +62,16 @@ type Set struct {
 	mu        sync.RWMutex
 	jtis      map[string]time.Time // jti -> expiry
 	sessions  map[string]time.Time // sid -> expiry
+	clients   map[string]cutoff    // client_id -> cutoff
+	subjects  map[string]cutoff    // sub -> cutoff
 	lastSweep time.Time
+}
+
+// cutoff revokes the tokens issued at or before at (Unix seconds, as the
+// iat claim), until exp.
+type cutoff struct {
+	at  int64
+	exp time.Time
 }
 
 // New returns an empty Set reading from src. Call Sync once before serving.
@@ -67,6 +83,8 @@ func New(src Source, opts Options) *Set {
 		log:      opts.Logger,
 		jtis:     make(map[string]time.Time),
 		sessions: make(map[string]time.Time),
+		clients:  make(map[string]cutoff),
+		subjects: make(map[string]cutoff),
 	}
 	if s.interval <= 0 {
 		s.interval = DefaultInterval
@@ -78,12 +96,29 @@ func New(src Source, opts Options) *Set {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.lastSweep = s.now()
+	if opts.Registerer != nil {
+		promauto.With(opts.Registerer).NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "clearance_revocation_entries",
+			Help: "Entries held in memory to refuse revoked tokens: token ids, sessions, and cutoffs of deleted clients and users.",
+		}, func() float64 { return float64(s.Len()) })
+	}
 	return s
 }
 
 // Revoked reports whether the token with this jti, or the session with this
-// id, is revoked. Empty values never match.
+// id, is revoked. Empty values never match. It does not consult cutoffs:
+// RevokedToken does.
 func (s *Set) Revoked(jti, sessionID string) bool {
+	return s.RevokedToken(jti, sessionID, "", "", 0)
+}
+
+// RevokedToken reports whether a token is revoked: by its jti, its session,
+// or a cutoff of its client (clientID, the client_id claim) or its subject
+// (the sub claim) at or after issuedAt (the iat claim, Unix seconds). Pass
+// clientID and subject only for tokens of the gateway's own issuer: a
+// trusted issuer's subjects and clients are another tenant's. Empty values
+// never match. It takes a read lock and does not allocate.
+func (s *Set) RevokedToken(jti, sessionID, clientID, subject string, issuedAt int64) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if jti != "" {
@@ -93,6 +128,16 @@ func (s *Set) Revoked(jti, sessionID string) bool {
 	}
 	if sessionID != "" {
 		if _, ok := s.sessions[sessionID]; ok {
+			return true
+		}
+	}
+	if clientID != "" {
+		if c, ok := s.clients[clientID]; ok && issuedAt <= c.at {
+			return true
+		}
+	}
+	if subject != "" {
+		if c, ok := s.subjects[subject]; ok && issuedAt <= c.at {
 			return true
 		}
 	}
@@ -118,6 +163,25 @@ func (s *Set) addLocked(r store.Revocation) {
 			s.sessions[r.SessionID] = r.ExpiresAt
 		}
 	}
+	if r.ClientID != "" {
+		addCutoff(s.clients, r.ClientID, r)
+	}
+	if r.Subject != "" {
+		addCutoff(s.subjects, r.Subject, r)
+	}
+}
+
+// addCutoff merges r into m[key]: the later cutoff and the later expiry
+// (one key deleted twice refuses everything up to the second deletion).
+func addCutoff(m map[string]cutoff, key string, r store.Revocation) {
+	c := cutoff{at: r.Cutoff.Unix(), exp: r.ExpiresAt}
+	if old, ok := m[key]; ok {
+		c.at = max(c.at, old.at)
+		if !later(c.exp, old.exp) {
+			c.exp = old.exp
+		}
+	}
+	m[key] = c
 }
 
 // later reports whether a outlives b; a zero time never expires.
@@ -168,14 +232,22 @@ func (s *Set) sweepLocked(now time.Time) {
 			delete(s.sessions, k)
 		}
 	}
+	for _, m := range []map[string]cutoff{s.clients, s.subjects} {
+		for k, c := range m {
+			if !c.exp.IsZero() && !now.Before(c.exp) {
+				delete(m, k)
+			}
+		}
+	}
 	s.lastSweep = now
 }
 
-// Len returns the number of revoked tokens and sessions held.
+// Len returns the number of entries held: revoked tokens, sessions, and
+// client and subject cutoffs.
 func (s *Set) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.jtis) + len(s.sessions)
+	return len(s.jtis) + len(s.sessions) + len(s.clients) + len(s.subjects)
 }
 
 // Run calls Sync every Interval until ctx is done. Failures are logged (once

@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/clearance-gw/clearance/authz/revocation"
 	"github.com/clearance-gw/clearance/authz/store"
@@ -86,6 +90,97 @@ func TestSyncLearnsRevocationsFromTheStore(t *testing.T) {
 				t.Errorf("Revoked(%q, %q) = %v, want %v", tt.jti, tt.sid, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestCutoffsRefuseTokensIssuedUpToTheirTime(t *testing.T) {
+	src := &source{}
+	clk := testclock.New(t0)
+	set := revocation.New(src, revocation.Options{Now: clk.Now})
+	cut := t0.Add(time.Second) // a deletion at t0+0.3s, rounded up
+	src.add(store.Revocation{ClientID: "app", Cutoff: cut, ExpiresAt: cut.Add(time.Hour)})
+	src.add(store.Revocation{Subject: "alice", Cutoff: cut, ExpiresAt: cut.Add(time.Hour)})
+	if err := set.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	at := cut.Unix()
+	tests := []struct {
+		name            string
+		client, subject string
+		iat             int64
+		want            bool
+	}{
+		{"client's token issued before", "app", "", at - 60, true},
+		{"client's token issued in the cutoff second", "app", "", at, true},
+		{"client's token issued after (a new client of that id)", "app", "", at + 1, false},
+		{"subject's token issued before", "", "alice", at - 1, true},
+		{"subject's token issued in the cutoff second", "other-app", "alice", at, true},
+		{"subject's token issued after", "other-app", "alice", at + 1, false},
+		{"a token without iat counts as issued before", "app", "", time.Time{}.Unix(), true},
+		{"another client", "app-2", "bob", at - 60, false},
+		{"a client id is not a subject", "alice", "", at - 60, false},
+		{"a subject is not a client id", "", "app", at - 60, false},
+		{"empty values", "", "", at - 60, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := set.RevokedToken("", "", tt.client, tt.subject, tt.iat); got != tt.want {
+				t.Errorf("RevokedToken(%q, %q, iat %d) = %v, want %v", tt.client, tt.subject, tt.iat, got, tt.want)
+			}
+		})
+	}
+	if set.Revoked("app", "alice") {
+		t.Error("Revoked (jti and session only) matched a cutoff")
+	}
+	if set.Len() != 2 {
+		t.Errorf("Len = %d, want 2", set.Len())
+	}
+}
+
+func TestCutoffsOfOneKeyMerge(t *testing.T) {
+	clk := testclock.New(t0)
+	set := revocation.New(&source{}, revocation.Options{Now: clk.Now})
+	set.Add(store.Revocation{ClientID: "app", Cutoff: t0.Add(time.Minute), ExpiresAt: t0.Add(2 * time.Hour)})
+	set.Add(store.Revocation{ClientID: "app", Cutoff: t0, ExpiresAt: t0.Add(time.Hour)})
+	if !set.RevokedToken("", "", "app", "", t0.Add(time.Minute).Unix()) {
+		t.Error("an earlier second cutoff moved the first one back")
+	}
+	clk.Advance(90 * time.Minute) // past the second's expiry and the sweep interval
+	if err := set.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !set.RevokedToken("", "", "app", "", t0.Unix()) || set.Len() != 1 {
+		t.Error("a shorter second cutoff shortened the first")
+	}
+}
+
+func TestRegistererGetsTheEntriesGauge(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	clk := testclock.New(t0)
+	src := &source{}
+	set := revocation.New(src, revocation.Options{Now: clk.Now, Registerer: reg})
+	set.Add(store.Revocation{JTI: "j", ExpiresAt: t0.Add(time.Minute)})
+	src.add(store.Revocation{SessionID: "s", ExpiresAt: t0.Add(time.Hour)})
+	src.add(store.Revocation{ClientID: "c", Cutoff: t0, ExpiresAt: t0.Add(time.Hour)})
+	src.add(store.Revocation{Subject: "u", Cutoff: t0, ExpiresAt: t0.Add(2 * time.Hour)})
+	if err := set.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := func(n int) string {
+		return fmt.Sprintf(`# HELP clearance_revocation_entries Entries held in memory to refuse revoked tokens: token ids, sessions, and cutoffs of deleted clients and users.
+# TYPE clearance_revocation_entries gauge
+clearance_revocation_entries %d
+`, n)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want(4)), "clearance_revocation_entries"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour) // j, s and c expire; u stays
+	if err := set.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want(1)), "clearance_revocation_entries"); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -270,11 +365,33 @@ func BenchmarkRevoked(b *testing.B) {
 			}
 		}
 	})
+	for i := range 1000 {
+		set.Add(store.Revocation{ClientID: fmt.Sprintf("client-%d", i), Subject: fmt.Sprintf("user-%d", i),
+			Cutoff: t0, ExpiresAt: t0.Add(time.Hour)})
+	}
+	b.Run("local token miss", func(b *testing.B) {
+		b.ReportAllocs()
+		iat := t0.Unix() + 1
+		for b.Loop() {
+			if set.RevokedToken("not-revoked-jti", "not-revoked-sid", "client-5", "user-5", iat) {
+				b.Fatal("unexpected hit")
+			}
+		}
+	})
+	b.Run("local token cutoff hit", func(b *testing.B) {
+		b.ReportAllocs()
+		iat := t0.Unix()
+		for b.Loop() {
+			if !set.RevokedToken("not-revoked-jti", "not-revoked-sid", "client-5", "", iat) {
+				b.Fatal("unexpected miss")
+			}
+		}
+	})
 	b.Run("parallel", func(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				set.Revoked("not-revoked-jti", "sid-42")
+				set.RevokedToken("not-revoked-jti", "not-revoked-sid", "client-42", "user-42", t0.Unix()+1)
 			}
 		})
 	})

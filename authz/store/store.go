@@ -145,7 +145,14 @@ type AuthCode struct {
 	UsedAt              time.Time // zero until consumed
 }
 
-// Revocation is one revoked access token (JTI) or session (SessionID).
+// Revocation is one revoked access token (JTI) or session (SessionID), or
+// a cutoff: every token of the gateway's own issuer issued to a client
+// (ClientID: its "client_id" claim) or for a user (Subject: its "sub"),
+// whose "iat" is at or before Cutoff, is revoked. Deleting a client or a
+// user records a cutoff, so a later client or user of the same name does
+// not inherit the tokens. A cutoff never applies to tokens of trusted
+// issuers: their "sub" is another tenant's.
+//
 // Seq increases with every revocation recorded, and an implementation never
 // makes a row visible after one with a higher Seq: pollers that remember the
 // highest Seq they saw miss nothing.
@@ -153,7 +160,24 @@ type Revocation struct {
 	Seq       int64
 	JTI       string
 	SessionID string
+	ClientID  string
+	Subject   string
+	Cutoff    time.Time // with ClientID or Subject: tokens issued at or before it are revoked
 	ExpiresAt time.Time // the revoked token(s) expire by then; the row may be pruned after
+}
+
+// CutoffAt is the Cutoff a deletion at now records: now rounded up to the
+// second. Token "iat" claims are whole seconds, truncated by the issuer, so
+// every token issued before now has iat <= CutoffAt(now); rounding up also
+// refuses a token minted a moment after now by a request that had already
+// authenticated the deleted client or user. A new client or user of the
+// same name is refused until that second is over: the safe side.
+func CutoffAt(now time.Time) time.Time {
+	t := now.UTC().Truncate(time.Second)
+	if t.Before(now) {
+		t = t.Add(time.Second)
+	}
+	return t
 }
 
 // SigningKey is one token-signing key. PrivateSealed is encrypted by the
@@ -199,9 +223,13 @@ type Clients interface {
 	// ErrNotFound if there is no such client.
 	UpdateClient(ctx context.Context, c Client) error
 	// DeleteClient deletes the client with its sessions, refresh tokens and
-	// codes, recording a revocation for each of its active sessions first;
-	// ErrNotFound if there is no such client.
-	DeleteClient(ctx context.Context, id string, now time.Time) error
+	// codes, recording in the same transaction a revocation for each of its
+	// active sessions and a client cutoff at CutoffAt(now), so every token
+	// issued to or through the client is refused, its client_credentials
+	// tokens included. The cutoff lives for maxTokenLifetime (the longest
+	// an access token can live, leeway included; the client's own access
+	// TTL when that is longer). ErrNotFound if there is no such client.
+	DeleteClient(ctx context.Context, id string, now time.Time, maxTokenLifetime time.Duration) error
 }
 
 // Users manages portal/login users.
@@ -212,6 +240,13 @@ type Users interface {
 	GetUser(ctx context.Context, name string) (User, error)
 	// ListUsers returns every user ordered by name.
 	ListUsers(ctx context.Context) ([]User, error)
+	// DeleteUser deletes the user in one transaction with: the clients
+	// they own (as DeleteClient does, cutoffs included), their
+	// subscriptions, the authorization codes issued for them; every
+	// active session whose subject they are, on any client, is revoked;
+	// and a subject cutoff at CutoffAt(now) is recorded, living for
+	// maxTokenLifetime. ErrNotFound if there is no such user.
+	DeleteUser(ctx context.Context, name string, now time.Time, maxTokenLifetime time.Duration) error
 }
 
 // Sessions manages sessions, refresh tokens and authorization codes.

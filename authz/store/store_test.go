@@ -72,3 +72,25 @@ func TestReuseErrorsMatchTheirSentinels(t *testing.T) {
 		t.Fatalf("%v: code not recoverable", code)
 	}
 }
+
+func TestCutoffAtRoundsUpToTheSecond(t *testing.T) {
+	sec := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		now  time.Time
+		want time.Time
+	}{
+		{"a whole second stays", sec, sec},
+		{"a microsecond past goes up", sec.Add(time.Microsecond), sec.Add(time.Second)},
+		{"just before the next second", sec.Add(time.Second - time.Nanosecond), sec.Add(time.Second)},
+		{"another zone is the same instant, in UTC", sec.Add(time.Millisecond).In(time.FixedZone("X", 3600)), sec.Add(time.Second)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := CutoffAt(tt.now)
+			if !got.Equal(tt.want) || got.Location() != time.UTC {
+				t.Fatalf("CutoffAt(%s) = %s, want %s UTC", tt.now, got, tt.want)
+			}
+		})
+	}
+}

@@ -74,6 +74,7 @@ type Codec struct {
 type Session struct {
 	ID        string // random, names this login (CSRF tokens are bound to it)
 	User      string
+	IssuedAt  time.Time // the login, to the second (ExpiresAt less the TTL)
 	ExpiresAt time.Time
 }
 
@@ -187,6 +188,7 @@ func (c *Codec) Login(w http.ResponseWriter, user string) (Session, error) {
 		return Session{}, err
 	}
 	s := Session{ID: id, User: user, ExpiresAt: c.now().Add(c.ttl).Truncate(time.Second)}
+	s.IssuedAt = s.ExpiresAt.Add(-c.ttl)
 	payload := "v1." + id + "." + strconv.FormatInt(s.ExpiresAt.Unix(), 10) + "." + b64.EncodeToString([]byte(user))
 	value := payload + "." + b64.EncodeToString(mac(c.sessionKey, payload))
 	if len(value) > maxCookieLen {
@@ -244,6 +246,7 @@ func (c *Codec) parse(value string) (Session, bool) {
 		return Session{}, false
 	}
 	s := Session{ID: parts[1], User: string(user), ExpiresAt: time.Unix(exp, 0)}
+	s.IssuedAt = s.ExpiresAt.Add(-c.ttl)
 	if !c.now().Before(s.ExpiresAt) {
 		return Session{}, false
 	}

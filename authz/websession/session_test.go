@@ -97,6 +97,27 @@ func TestSessionRoundTripAndExpiry(t *testing.T) {
 	}
 }
 
+func TestSessionIssuedAtIsTheLoginSecond(t *testing.T) {
+	clk := newClock()
+	clk.Advance(1500 * time.Millisecond)
+	login := clk.Now()
+	c := newCodec(t, clk, false)
+	rec := httptest.NewRecorder()
+	s, err := c.Login(rec, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := login.Truncate(time.Second)
+	if !s.IssuedAt.Equal(want) {
+		t.Errorf("Login: IssuedAt = %v, want %v", s.IssuedAt, want)
+	}
+	clk.Advance(time.Hour)
+	got, ok := c.Session(requestWith(rec, "GET", "/portal/"))
+	if !ok || !got.IssuedAt.Equal(want) {
+		t.Errorf("Session = %+v, %v; want IssuedAt %v", got, ok, want)
+	}
+}
+
 func TestSessionRefusesTamperedCookies(t *testing.T) {
 	clk := newClock()
 	c := newCodec(t, clk, false)

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/clearance-gw/clearance/authz/issuer"
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
@@ -221,19 +222,56 @@ func runClientShow(ctx context.Context, c *cmdContext) error {
 }
 
 func runClientDelete(ctx context.Context, c *cmdContext) error {
-	fs := c.flags("ID [--json]", "Deletes a client and revokes every session and token issued to it.")
+	fs := c.flags("ID [--json]", `
+Deletes a client and revokes every token issued to it or through it: its
+client_credentials tokens, application-to-application tokens and every
+user's sessions. Running gateways refuse them within a second; a client
+created later with the same id does not bring them back.`)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := c.parse(1, 1); err != nil {
 		return err
 	}
-	return c.withStore(ctx, func(_ *config.Config, st store.Store) error {
-		if err := st.DeleteClient(ctx, c.positional[0], c.env.Now().UTC()); err != nil {
-			return fmt.Errorf("client %q: %w", c.positional[0], err)
+	id := c.positional[0]
+	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
+		err := st.DeleteClient(ctx, id, c.env.Now().UTC(), issuer.MaxTokenLifetime(cfg))
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no client with id %q", id)
+		}
+		if err != nil {
+			return err
 		}
 		if *asJSON {
-			return c.printJSON(map[string]any{"client_id": c.positional[0], "deleted": true})
+			return c.printJSON(map[string]any{"client_id": id, "deleted": true})
 		}
-		fmt.Fprintf(c.env.Stdout, "Client %q deleted; its sessions are revoked.\n", c.positional[0])
+		fmt.Fprintf(c.env.Stdout, "Client %q deleted; every token issued to it or through it is revoked.\n", id)
+		return nil
+	})
+}
+
+func runUserDelete(ctx context.Context, c *cmdContext) error {
+	fs := c.flags("NAME [--json]", `
+Deletes a user with the clients they own and their subscriptions, and
+revokes every token issued to them or through their clients: their
+sessions on every client, their application-to-application tokens, their
+clients' tokens. Running gateways refuse them within a second, and their
+portal login ends at once.`)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := c.parse(1, 1); err != nil {
+		return err
+	}
+	name := c.positional[0]
+	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
+		err := st.DeleteUser(ctx, name, c.env.Now().UTC(), issuer.MaxTokenLifetime(cfg))
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no user named %q", name)
+		}
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return c.printJSON(map[string]any{"user": name, "deleted": true})
+		}
+		fmt.Fprintf(c.env.Stdout, "User %q deleted with their clients; every token issued to them or through their clients is revoked.\n", name)
 		return nil
 	})
 }

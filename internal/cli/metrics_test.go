@@ -69,6 +69,7 @@ func TestAdminListener(t *testing.T) {
 		`clearance_cache_misses_total{cache="token"}`,
 		`clearance_jwks_refresh_total{issuer=`,
 		`clearance_active_sessions`,
+		"\nclearance_revocation_entries ",
 		`clearance_config_reloads_total`,
 	} {
 		if !strings.Contains(text, want) {

@@ -34,13 +34,15 @@ func newPortal(cfg *config.Config, st store.Store, iss *issuer.Server, revs *rev
 	if err != nil {
 		return nil, err
 	}
+	revoker := sessionRevoker{st: st, revs: revs, now: env.Now, lifetime: iss.MaxTokenLifetime,
+		log: logger.With("component", "portal")}
 	return portal.New(st, portal.Options{
 		Now:           env.Now,
 		Logger:        logger.With("component", "portal"),
 		Cookies:       cookies,
 		Throttle:      throttle,
 		Minter:        portalMinter{iss},
-		Revoker:       sessionRevoker{st: st, revs: revs, now: env.Now},
+		Revoker:       revoker,
 		Scopes:        cfg.Scopes,
 		AuthorizePath: cfg.Endpoints.Authorize,
 		Issuer:        cfg.Issuer,
@@ -63,9 +65,25 @@ func (m portalMinter) MintImplicit(ctx context.Context, clientID, user, scope st
 // sessionRevoker revokes in the store and in this instance's revocation
 // set at once (other instances learn it from the store).
 type sessionRevoker struct {
-	st   store.Store
-	revs *revocation.Set
-	now  func() time.Time
+	st       store.Store
+	revs     *revocation.Set
+	now      func() time.Time
+	lifetime func() time.Duration // the longest token lifetime of the config in force
+	log      *slog.Logger
+}
+
+// DeleteClient deletes the client in the store, which records in the same
+// transaction the revocation of its sessions and the cutoff of its tokens,
+// then reads those into this instance's revocation set at once.
+func (r sessionRevoker) DeleteClient(ctx context.Context, id string) error {
+	if err := r.st.DeleteClient(ctx, id, r.now(), r.lifetime()); err != nil {
+		return err
+	}
+	if err := r.revs.Sync(ctx); err != nil {
+		// Deleted all the same: the set's next poll reads it.
+		r.log.WarnContext(ctx, "revocations of a deleted client not read at once", "client_id", id, "error", err)
+	}
+	return nil
 }
 
 func (r sessionRevoker) RevokeSession(ctx context.Context, id string) error {

@@ -169,7 +169,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	if err := origins.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("load client origins: %w", err)
 	}
-	revs := revocation.New(st, revocation.Options{Now: env.Now, Logger: logger.With("component", "revocations")})
+	revs := revocation.New(st, revocation.Options{Now: env.Now, Logger: logger.With("component", "revocations"), Registerer: reg})
 	if err := revs.Sync(ctx); err != nil {
 		return nil, fmt.Errorf("load revocations: %w", err)
 	}

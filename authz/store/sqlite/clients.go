@@ -145,22 +145,45 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 }
 
 // DeleteClient implements store.Clients.
-func (s *Store) DeleteClient(ctx context.Context, id string, now time.Time) error {
+func (s *Store) DeleteClient(ctx context.Context, id string, now time.Time, maxTokenLifetime time.Duration) error {
 	return s.write(ctx, fmt.Sprintf("delete client %q", id), func(tx *sql.Tx) error {
-		// Record a revocation per active session before the cascade
-		// removes them, so every gateway refuses their tokens.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (jti, session_id, expires_at)
-			SELECT '', id, expires_at FROM sessions
-			WHERE client_id = ? AND revoked_at IS NULL AND expires_at > ?
-			ORDER BY created_at, id`, id, micros(now)); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
-		if err != nil {
-			return err
-		}
-		return oneRow(res)
+		return deleteClient(ctx, tx, id, now, maxTokenLifetime)
 	})
+}
+
+// deleteClient records a revocation per active session of the client
+// (before the cascade removes them) and a client cutoff, so every gateway
+// refuses every token issued to or through it, then deletes it.
+func deleteClient(ctx context.Context, tx *sql.Tx, id string, now time.Time, maxTokenLifetime time.Duration) error {
+	var accessTTL int64
+	err := tx.QueryRowContext(ctx, `SELECT access_ttl FROM clients WHERE id = ?`, id).Scan(&accessTTL)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (jti, session_id, expires_at)
+		SELECT '', id, expires_at FROM sessions
+		WHERE client_id = ? AND revoked_at IS NULL AND expires_at > ?
+		ORDER BY created_at, id`, id, micros(now)); err != nil {
+		return err
+	}
+	if err := insertCutoff(ctx, tx, id, "", now, max(maxTokenLifetime, time.Duration(accessTTL))); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+	return err
+}
+
+// insertCutoff records that the local tokens of clientID (or of subject)
+// issued at or before store.CutoffAt(now) are revoked, for as long as such
+// a token can live.
+func insertCutoff(ctx context.Context, tx *sql.Tx, clientID, subject string, now time.Time, lifetime time.Duration) error {
+	cut := store.CutoffAt(now)
+	_, err := tx.ExecContext(ctx, `INSERT INTO revocations (jti, session_id, client_id, subject, cutoff, expires_at)
+		VALUES ('', '', ?, ?, ?, ?)`, clientID, subject, micros(cut), micros(cut.Add(lifetime)))
+	return err
 }
 
 // oneRow turns "no row affected" into store.ErrNotFound.

@@ -106,6 +106,15 @@ CREATE TABLE subscriptions (
 ) STRICT;
 CREATE INDEX subscriptions_user ON subscriptions (user, id);
 `,
+		// Revocation cutoffs: every local token of a deleted client or
+		// user issued at or before cutoff (Unix microseconds) is revoked.
+		`
+ALTER TABLE revocations ADD COLUMN client_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE revocations ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+ALTER TABLE revocations ADD COLUMN cutoff INTEGER;
+CREATE INDEX sessions_subject ON sessions (subject);
+CREATE INDEX auth_codes_subject ON auth_codes (subject);
+`,
 	}
 }
 

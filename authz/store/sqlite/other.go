@@ -64,6 +64,61 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 	return out, nil
 }
 
+// DeleteUser implements store.Users.
+func (s *Store) DeleteUser(ctx context.Context, name string, now time.Time, maxTokenLifetime time.Duration) error {
+	return s.write(ctx, fmt.Sprintf("delete user %q", name), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
+		if err != nil {
+			return err
+		}
+		if err := oneRow(res); err != nil {
+			return err
+		}
+		owned, err := ownedClients(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		for _, id := range owned {
+			if err := deleteClient(ctx, tx, id, now, maxTokenLifetime); err != nil {
+				return fmt.Errorf("client %q: %w", id, err)
+			}
+		}
+		// The user's sessions on other clients (a first-party client of
+		// the password grant, another owner's client of the code flow).
+		for _, q := range []string{
+			`INSERT INTO revocations (jti, session_id, expires_at)
+				SELECT '', id, expires_at FROM sessions
+				WHERE subject = ?1 AND revoked_at IS NULL AND expires_at > ?2
+				ORDER BY created_at, id`,
+			`UPDATE sessions SET revoked_at = ?2 WHERE subject = ?1 AND revoked_at IS NULL`,
+			`DELETE FROM auth_codes WHERE subject = ?1`,
+			`DELETE FROM subscriptions WHERE user = ?1`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, name, micros(now)); err != nil {
+				return err
+			}
+		}
+		return insertCutoff(ctx, tx, "", name, now, maxTokenLifetime)
+	})
+}
+
+func ownedClients(ctx context.Context, tx *sql.Tx, owner string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM clients WHERE owner = ? ORDER BY id`, owner)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
 // AddSigningKey implements store.SigningKeys.
 func (s *Store) AddSigningKey(ctx context.Context, k store.SigningKey) error {
 	return s.write(ctx, fmt.Sprintf("add signing key %q", k.ID), func(tx *sql.Tx) error {

@@ -354,8 +354,8 @@ func revokeJTI(ctx context.Context, tx *sql.Tx, jti string, exp time.Time) error
 // commits revocations in seq order, so a reader never sees a gap fill in
 // later.
 func (s *Store) RevocationsSince(ctx context.Context, seq int64) ([]store.Revocation, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, jti, session_id, expires_at FROM revocations
-		WHERE seq > ? ORDER BY seq`, seq)
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, jti, session_id, client_id, subject, cutoff, expires_at
+		FROM revocations WHERE seq > ? ORDER BY seq`, seq)
 	if err != nil {
 		return nil, fmt.Errorf("list revocations: %w", err)
 	}
@@ -363,13 +363,14 @@ func (s *Store) RevocationsSince(ctx context.Context, seq int64) ([]store.Revoca
 	var out []store.Revocation
 	for rows.Next() {
 		var (
-			r   store.Revocation
-			exp int64
+			r      store.Revocation
+			cutoff sql.NullInt64
+			exp    int64
 		)
-		if err := rows.Scan(&r.Seq, &r.JTI, &r.SessionID, &exp); err != nil {
+		if err := rows.Scan(&r.Seq, &r.JTI, &r.SessionID, &r.ClientID, &r.Subject, &cutoff, &exp); err != nil {
 			return nil, fmt.Errorf("list revocations: %w", err)
 		}
-		r.ExpiresAt = fromMicros(exp)
+		r.Cutoff, r.ExpiresAt = fromOptMicros(cutoff), fromMicros(exp)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -211,5 +212,44 @@ func BenchmarkRotateRefresh(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+// TestRevocationsSurviveTheCutoffMigration upgrades a database of the first
+// schema that holds revocations: they read back as before, without cutoff.
+func TestRevocationsSurviveTheCutoffMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`,
+		migrations()[0],
+		`INSERT INTO schema_migrations (version, applied_at) VALUES (1, 0)`,
+		`INSERT INTO revocations (jti, session_id, expires_at) VALUES ('j1', '', 1000000), ('', 's1', 2000000)`,
+	} {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	revs, err := s.RevocationsSince(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.Revocation{
+		{Seq: 1, JTI: "j1", ExpiresAt: time.UnixMicro(1000000).UTC()},
+		{Seq: 2, SessionID: "s1", ExpiresAt: time.UnixMicro(2000000).UTC()},
+	}
+	if !reflect.DeepEqual(revs, want) {
+		t.Fatalf("revocations after the migration = %+v, want %+v", revs, want)
 	}
 }

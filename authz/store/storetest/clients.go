@@ -79,10 +79,10 @@ func testClients(t *testing.T, s store.Store) {
 		}
 	})
 	t.Run("delete", func(t *testing.T) {
-		must(t, s.DeleteClient(ctx, "a client", t0))
+		must(t, s.DeleteClient(ctx, "a client", t0, lifetime))
 		_, err := s.GetClient(ctx, "a client")
 		wantErr(t, err, store.ErrNotFound)
-		wantErr(t, s.DeleteClient(ctx, "a client", t0), store.ErrNotFound)
+		wantErr(t, s.DeleteClient(ctx, "a client", t0, lifetime), store.ErrNotFound)
 		all, err := s.ListClients(ctx, "")
 		must(t, err)
 		wantIDs(t, "clients after delete", ids(all, func(c store.Client) string { return c.ID }), []string{"b-client", "c-client"})
@@ -128,7 +128,7 @@ func testDeleteClientCascades(t *testing.T, s store.Store) {
 	must(t, err)
 	last := before[len(before)-1].Seq
 
-	must(t, s.DeleteClient(ctx, "doomed", t0))
+	must(t, s.DeleteClient(ctx, "doomed", t0, lifetime))
 
 	for _, id := range []string{"live", "revoked", "expired"} {
 		_, err := s.GetSession(ctx, id)
@@ -143,15 +143,47 @@ func testDeleteClientCascades(t *testing.T, s store.Store) {
 	_, err = s.RotateRefresh(ctx, "doomed", hash("rt-live"), newRefresh("rt-next", t0.Add(time.Hour)), t0)
 	wantErr(t, err, store.ErrNotFound)
 
-	// Only the session that was still active gets a new revocation.
+	// The session that was still active gets a revocation, and every
+	// token of the client (client_credentials ones have no session) a
+	// cutoff at t0 rounded up to the second, kept as long as a token lives.
 	after, err := s.RevocationsSince(ctx, last)
 	must(t, err)
-	if len(after) != 1 || after[0].SessionID != "live" || after[0].JTI != "" {
-		t.Fatalf("revocations recorded by delete = %+v, want one for session live", after)
+	cut := time.Date(2026, 3, 1, 12, 0, 1, 0, time.UTC)
+	want := []store.Revocation{
+		{SessionID: "live", ExpiresAt: t0.Add(720 * time.Hour)},
+		{ClientID: "doomed", Cutoff: cut, ExpiresAt: cut.Add(lifetime)},
 	}
-	if !after[0].ExpiresAt.Equal(t0.Add(720 * time.Hour)) {
-		t.Fatalf("revocation expires %s, want the session's expiry", after[0].ExpiresAt)
+	if len(after) != len(want) {
+		t.Fatalf("revocations recorded by delete = %+v, want %+v", after, want)
 	}
+	for i := range after {
+		want[i].Seq = after[i].Seq
+	}
+	same(t, after, want)
+
+	t.Run("a client's own longer access TTL keeps the cutoff longer", func(t *testing.T) {
+		c := sampleClient("slow")
+		c.AccessTTL = 2 * lifetime
+		must(t, s.CreateClient(ctx, c))
+		must(t, s.DeleteClient(ctx, "slow", t0, lifetime))
+		revs, err := s.RevocationsSince(ctx, seqOf(after))
+		must(t, err)
+		if len(revs) != 1 || revs[0].ClientID != "slow" || !revs[0].ExpiresAt.Equal(cut.Add(2*lifetime)) {
+			t.Fatalf("revocations = %+v, want a cutoff for slow until %s", revs, cut.Add(2*lifetime))
+		}
+	})
+	t.Run("a cutoff at a whole second is that second", func(t *testing.T) {
+		must(t, s.CreateClient(ctx, sampleClient("exact")))
+		at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		before, err := s.RevocationsSince(ctx, 0)
+		must(t, err)
+		must(t, s.DeleteClient(ctx, "exact", at, lifetime))
+		revs, err := s.RevocationsSince(ctx, seqOf(before))
+		must(t, err)
+		if len(revs) != 1 || !revs[0].Cutoff.Equal(at) {
+			t.Fatalf("revocations = %+v, want a cutoff at %s", revs, at)
+		}
+	})
 	// The other client is untouched.
 	sess, err := s.GetSession(ctx, "other")
 	must(t, err)
@@ -184,4 +216,112 @@ func testUsers(t *testing.T, s store.Store) {
 	all, err := s.ListUsers(ctx)
 	must(t, err)
 	same(t, all, []store.User{users[1], users[0]})
+}
+
+func testDeleteUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, u := range []string{"alice", "bob"} {
+		must(t, s.CreateUser(ctx, store.User{Name: u, PasswordHash: "$argon2id$x", CreatedAt: t0}))
+	}
+	seed(t, s, "alice-app", "own", "rt-own") // sampleClient is owned by alice
+	first := sampleClient("first")
+	first.Owner = ""
+	must(t, s.CreateClient(ctx, first))
+	bobApp := sampleClient("bob-app")
+	bobApp.Owner = "bob"
+	must(t, s.CreateClient(ctx, bobApp))
+	seed(t, s, "first", "pw", "rt-pw")
+	seed(t, s, "bob-app", "code-flow", "rt-code-flow")
+	bobs := newSession("pw-bob", "first", t0.Add(720*time.Hour))
+	bobs.Subject = "bob"
+	rt := newRefresh("rt-pw-bob", t0.Add(720*time.Hour))
+	must(t, s.CreateSession(ctx, bobs, &rt))
+	must(t, s.CreateSession(ctx, newSession("pw-old", "first", t0.Add(-time.Hour)), nil))
+	for _, c := range []store.AuthCode{
+		{Hash: hash("code-alice"), ClientID: "first", Subject: "alice", SessionID: "later-alice", CreatedAt: t0, ExpiresAt: t0.Add(5 * time.Minute)},
+		{Hash: hash("code-bob"), ClientID: "first", Subject: "bob", SessionID: "later-bob", CreatedAt: t0, ExpiresAt: t0.Add(5 * time.Minute)},
+	} {
+		must(t, s.CreateCode(ctx, c))
+	}
+	for _, u := range []string{"alice", "bob"} {
+		_, err := s.AddSubscription(ctx, store.Subscription{User: u, Type: "fmsdata", Name: "n", DateActive: t0, DateExpiry: t0.Add(time.Hour)})
+		must(t, err)
+	}
+	before, err := s.RevocationsSince(ctx, 0)
+	must(t, err)
+
+	must(t, s.DeleteUser(ctx, "alice", t0, lifetime))
+
+	_, err = s.GetUser(ctx, "alice")
+	wantErr(t, err, store.ErrNotFound)
+	if _, err := s.GetUser(ctx, "bob"); err != nil {
+		t.Fatalf("bob: %v", err)
+	}
+	all, err := s.ListClients(ctx, "")
+	must(t, err)
+	wantIDs(t, "clients", ids(all, func(c store.Client) string { return c.ID }), []string{"bob-app", "first"})
+	_, err = s.GetSession(ctx, "own")
+	wantErr(t, err, store.ErrNotFound)
+	pw, err := s.GetSession(ctx, "pw")
+	must(t, err)
+	if !pw.RevokedAt.Equal(t0) {
+		t.Fatalf("alice's session on another client: revoked_at %s, want %s", pw.RevokedAt, t0)
+	}
+	_, err = s.RotateRefresh(ctx, "first", hash("rt-pw"), newRefresh("rt-pw-next", t0.Add(time.Hour)), t0)
+	wantErr(t, err, store.ErrRevoked)
+	// alice's session through bob's client is hers too.
+	cf, err := s.GetSession(ctx, "code-flow")
+	must(t, err)
+	if cf.RevokedAt.IsZero() {
+		t.Fatal("alice's session on bob's client was not revoked")
+	}
+	if sess, err := s.GetSession(ctx, "pw-bob"); err != nil || !sess.Active(t0) {
+		t.Fatalf("bob's session: %+v, %v; want it active", sess, err)
+	}
+	_, err = s.ConsumeCode(ctx, "first", hash("code-alice"), t0)
+	wantErr(t, err, store.ErrNotFound)
+	if _, err := s.ConsumeCode(ctx, "first", hash("code-bob"), t0); err != nil {
+		t.Fatalf("bob's code: %v", err)
+	}
+	subs, err := s.ListSubscriptions(ctx, "alice")
+	must(t, err)
+	if len(subs) != 0 {
+		t.Fatalf("alice's subscriptions survived: %+v", subs)
+	}
+	subs, err = s.ListSubscriptions(ctx, "bob")
+	must(t, err)
+	if len(subs) != 1 {
+		t.Fatalf("bob's subscriptions = %+v", subs)
+	}
+
+	after, err := s.RevocationsSince(ctx, seqOf(before))
+	must(t, err)
+	cut := time.Date(2026, 3, 1, 12, 0, 1, 0, time.UTC)
+	want := []store.Revocation{
+		{SessionID: "own", ExpiresAt: t0.Add(720 * time.Hour)},
+		{ClientID: "alice-app", Cutoff: cut, ExpiresAt: cut.Add(lifetime)},
+		{SessionID: "code-flow", ExpiresAt: t0.Add(720 * time.Hour)}, // same created_at: by id
+		{SessionID: "pw", ExpiresAt: t0.Add(720 * time.Hour)},
+		{Subject: "alice", Cutoff: cut, ExpiresAt: cut.Add(lifetime)},
+	}
+	if len(after) != len(want) {
+		t.Fatalf("revocations recorded = %+v, want %+v", after, want)
+	}
+	for i := range after {
+		want[i].Seq = after[i].Seq
+	}
+	same(t, after, want)
+
+	t.Run("unknown user is not found and changes nothing", func(t *testing.T) {
+		wantErr(t, s.DeleteUser(ctx, "alice", t0, lifetime), store.ErrNotFound)
+		wantErr(t, s.DeleteUser(ctx, "mallory", t0, lifetime), store.ErrNotFound)
+		revs, err := s.RevocationsSince(ctx, seqOf(after))
+		must(t, err)
+		if len(revs) != 0 {
+			t.Fatalf("a failed delete recorded %+v", revs)
+		}
+	})
+	t.Run("the name can be taken again", func(t *testing.T) {
+		must(t, s.CreateUser(ctx, store.User{Name: "alice", PasswordHash: "$argon2id$y", CreatedAt: t0.Add(time.Minute)}))
+	})
 }

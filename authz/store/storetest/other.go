@@ -85,6 +85,11 @@ func testPrune(t *testing.T, s store.Store) {
 	must(t, s.CreateSession(ctx, newSession("gone", "app", t0.Add(time.Hour)), nil))
 	must(t, s.CreateSession(ctx, newSession("live", "app", t0.Add(10*24*time.Hour)), nil))
 	must(t, s.CreateCode(ctx, store.AuthCode{Hash: hash("code"), ClientID: "app", CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}))
+	for _, id := range []string{"brief", "lasting"} {
+		must(t, s.CreateClient(ctx, sampleClient(id)))
+	}
+	must(t, s.DeleteClient(ctx, "brief", t0, time.Hour))
+	must(t, s.DeleteClient(ctx, "lasting", t0, lifetime))
 	must(t, s.AddSigningKey(ctx, store.SigningKey{ID: "old", Alg: "RS256", PublicJWK: []byte("{}"), PrivateSealed: []byte{1},
 		CreatedAt: t0, RetiredAt: t0, DropAfter: t0.Add(time.Hour)}))
 	must(t, s.AddSigningKey(ctx, store.SigningKey{ID: "cur", Alg: "RS256", PublicJWK: []byte("{}"), PrivateSealed: []byte{2},
@@ -102,8 +107,8 @@ func testPrune(t *testing.T, s store.Store) {
 	must(t, s.Prune(ctx, later))
 	after, err = s.RevocationsSince(ctx, 0)
 	must(t, err)
-	if len(after) != 1 || after[0].JTI != "long" {
-		t.Fatalf("revocations after prune = %+v, want only long", after)
+	if len(after) != 2 || after[0].JTI != "long" || after[1].ClientID != "lasting" {
+		t.Fatalf("revocations after prune = %+v, want only long and the cutoff of lasting", after)
 	}
 	_, err = s.GetSession(ctx, "gone")
 	wantErr(t, err, store.ErrNotFound)
@@ -282,8 +287,13 @@ func testPersistence(t *testing.T, open Opener) {
 	sub, err := s.AddSubscription(ctx, store.Subscription{User: "alice", Type: "fmsdata", Name: "n", DateActive: t0, DateExpiry: t0.Add(time.Hour)})
 	must(t, err)
 	must(t, s.RevokeJTI(ctx, "jti", t0.Add(time.Hour)))
+	must(t, s.CreateClient(ctx, sampleClient("gone")))
+	must(t, s.DeleteClient(ctx, "gone", t0, lifetime))
 	revs, err := s.RevocationsSince(ctx, 0)
 	must(t, err)
+	if len(revs) != 2 || revs[1].ClientID != "gone" || revs[1].Cutoff.IsZero() {
+		t.Fatalf("revocations before the reopen = %+v, want a jti and a cutoff", revs)
+	}
 	must(t, s.Close())
 
 	s = openClosed(t, open, "persist")

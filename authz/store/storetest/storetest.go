@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"clients_upsert", testUpsertClient},
 		{"delete_client_cascades", testDeleteClientCascades},
 		{"users", testUsers},
+		{"delete_user", testDeleteUser},
 		{"sessions", testSessions},
 		{"list_sessions", testListSessions},
 		{"rotate_refresh", testRotateRefresh},
@@ -82,6 +83,10 @@ func openClosed(t *testing.T, open Opener, name string) store.Store {
 
 // t0 is the suite's "now": microsecond precision, UTC.
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
+
+// lifetime is the longest token lifetime the suite's deletions pass: a
+// year (a2a tokens) and a minute of leeway.
+const lifetime = 8760*time.Hour + time.Minute
 
 func hash(s string) []byte { return secret.HashSecret(s) }
 
