@@ -111,14 +111,14 @@ type Client struct {
 	AllowedOrigins []string
 	FirstParty     bool
 	Owner          string        // user name of the portal owner; "" for operator-made clients
+	AccessTTL      time.Duration // 0: profile/tokens default
+	RefreshTTL     time.Duration // 0: profile/tokens default
+	CreatedAt      time.Time
 	// PortalMade marks a client its owner registered in the developer
 	// portal: its scopes are limited to the owner's entitlement at every
 	// issuance (SPEC §10). Clients made by the operator (command line,
 	// config file) are not, even when they name an owner.
 	PortalMade bool
-	AccessTTL      time.Duration // 0: profile/tokens default
-	RefreshTTL     time.Duration // 0: profile/tokens default
-	CreatedAt      time.Time
 }
 
 // User is a portal/login user.
