@@ -41,7 +41,7 @@ func newPortal(cfg *config.Config, st store.Store, iss *issuer.Server, revs *rev
 		Throttle:      throttle,
 		Minter:        portalMinter{iss},
 		Revoker:       sessionRevoker{st: st, revs: revs, now: env.Now},
-		Scopes:        cfg.Scopes,
+		Entitlements:  iss,
 		AuthorizePath: cfg.Endpoints.Authorize,
 		Issuer:        cfg.Issuer,
 		CodeTTL:       cfg.Tokens.CodeTTL.D(),
