@@ -243,7 +243,8 @@ func TestPortalClientsGetOnlyEntitledScopes(t *testing.T) {
 		r := mallory.post("/portal/clients/mal-app/scopes", url.Values{"scope": {"charts", "manage_users"}})
 		if r.status != http.StatusBadRequest || !strings.Contains(r.body, `class="alert alert-error"`) {
 			t.Fatalf("save scopes with manage_users: %d\n%s", r.status, r.body)
-		}		if r := g.page(mallory.b, http.MethodPost, "/portal/clients/mal-app/scopes", url.Values{"scope": {"charts"}}); r.status != http.StatusForbidden {
+		}
+		if r := g.page(mallory.b, http.MethodPost, "/portal/clients/mal-app/scopes", url.Values{"scope": {"charts"}}); r.status != http.StatusForbidden {
 			t.Errorf("save scopes without a CSRF token: %d", r.status)
 		}
 	})
