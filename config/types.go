@@ -39,6 +39,15 @@ type Config struct {
 	Log    Log    `yaml:"log"`
 
 	Subscriptions Subscriptions `yaml:"subscriptions"`
+
+	Portal Portal `yaml:"portal"`
+}
+
+// Portal configures the developer portal.
+type Portal struct {
+	// Scopes are the scopes every portal user's clients may be given
+	// (default none); a user's own scopes add to them (SPEC §10).
+	Scopes []string `yaml:"scopes"`
 }
 
 // Store selects the state backend.

@@ -50,6 +50,7 @@ func validate(c *Config, file string, root *yaml.Node, set map[any]*yaml.Node, b
 	scopes := v.scopes(c)
 	v.routes(c, scopes)
 	v.clients(c, scopes)
+	v.portal(c, scopes)
 	v.trustedIssuers(c)
 	return v.probs
 }
@@ -369,6 +370,17 @@ func checkClient(cl *Client, known func(string) bool, hasSecret bool, report fun
 	for j := range cl.AllowedOrigins {
 		if err := CheckOrigin(cl.AllowedOrigins[j]); err != nil {
 			report(&cl.AllowedOrigins[j], fmt.Sprintf("allowed_origins[%d]", j), err.Error())
+		}
+	}
+}
+
+// portal checks portal.scopes: each a known scope, listed once.
+func (v *validator) portal(c *Config, known map[string]bool) {
+	list := c.Portal.Scopes
+	v.knownScopes("portal.scopes", list, known, &c.Portal.Scopes, &c.Portal)
+	for j := range list {
+		if known[list[j]] && slices.Contains(list[:j], list[j]) {
+			v.at(&list[j], &c.Portal.Scopes, &c.Portal)("portal.scopes[%d]: duplicate scope %s", j, quote(list[j]))
 		}
 	}
 }

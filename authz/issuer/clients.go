@@ -2,7 +2,6 @@ package issuer
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/store"
@@ -34,7 +33,7 @@ func UpsertClients(ctx context.Context, st ClientUpserter, cfg *config.Config) e
 			sc.SecretHash = secret.HashSecret(c.Secret.Reveal())
 		}
 		if err := st.UpsertClient(ctx, sc); err != nil {
-			return fmt.Errorf("upsert client %q: %w", c.ID, err)
+			return err // the store names the client: "upsert client "x": ..."
 		}
 	}
 	return nil

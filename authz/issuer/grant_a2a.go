@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/clearance-gw/clearance/authz/store"
@@ -24,7 +23,7 @@ func (g a2aGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenResponse,
 	if err != nil {
 		return nil, err
 	}
-	scope, err := resolveScope(req, req.client.Scopes)
+	scope, err := g.s.clientScope(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -46,9 +45,11 @@ type A2AToken struct {
 }
 
 // MintA2A mints an application-to-application token for user through the
-// client clientID, with the client's scopes, for the CLI and the portal
-// (trusted callers: the client's grants are not consulted). The token lasts
-// tokens.a2a_ttl and is listed among the client's sessions.
+// client clientID, with the client's scopes (a portal client's limited to
+// its owner's current entitlement, refused when that leaves none), for the
+// CLI and the portal (trusted callers: the client's grants are not
+// consulted). The token lasts tokens.a2a_ttl and is listed among the
+// client's sessions.
 func (s *Server) MintA2A(ctx context.Context, clientID, user string) (A2AToken, error) {
 	c, err := s.st.GetClient(ctx, clientID)
 	if err != nil {
@@ -58,7 +59,14 @@ func (s *Server) MintA2A(ctx context.Context, clientID, user string) (A2AToken, 
 		return A2AToken{}, fmt.Errorf("user %q: %w", user, err)
 	}
 	req := &tokenRequest{cfg: s.cfg(), grant: "a2a", client: c, now: s.now().UTC().Truncate(time.Second)}
-	resp, err := s.issueA2A(ctx, req, user, strings.Join(c.Scopes, " "))
+	scope, err := s.clientScope(ctx, req)
+	if err != nil {
+		if e, ok := errors.AsType[*Error](err); ok {
+			return A2AToken{}, fmt.Errorf("mint a2a token: %s", e.Description)
+		}
+		return A2AToken{}, fmt.Errorf("mint a2a token: %w", err)
+	}
+	resp, err := s.issueA2A(ctx, req, user, scope)
 	if err != nil {
 		if e, ok := errors.AsType[*Error](err); ok {
 			return A2AToken{}, fmt.Errorf("mint a2a token: %s", e.Description)

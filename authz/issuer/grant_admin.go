@@ -39,7 +39,7 @@ func (g adminGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenRespons
 	} else if err != nil {
 		return nil, fmt.Errorf("get user: %w", err)
 	}
-	scope, err := resolveScope(req, req.client.Scopes)
+	scope, err := g.s.clientScope(ctx, req)
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ func (clientCredentials) Public() bool     { return false }
 func (clientCredentials) FirstParty() bool { return false }
 
 func (g clientCredentials) Issue(ctx context.Context, req *tokenRequest) (*tokenResponse, error) {
-	scope, err := resolveScope(req, req.client.Scopes)
+	scope, err := g.s.clientScope(ctx, req)
 	if err != nil {
 		return nil, err
 	}

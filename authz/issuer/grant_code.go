@@ -7,8 +7,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/clearance-gw/clearance/authz"
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/store"
 )
@@ -68,8 +71,21 @@ func (g codeGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenResponse
 	if err := checkPKCE(c, req.params.get("code_verifier"), len(req.client.SecretHash) == 0); err != nil {
 		return nil, err
 	}
+	// The code's scope, less what a portal client's owner is no longer
+	// entitled to.
+	scope := c.Scope
+	if current, limited, err := s.allowedScopes(ctx, req.cfg, req.client); err != nil {
+		return nil, err
+	} else if limited {
+		scope = strings.Join(slices.DeleteFunc(authz.ParseScope(c.Scope), func(sc string) bool {
+			return !slices.Contains(current, sc)
+		}), " ")
+		if scope == "" {
+			return nil, errNotEntitled(req.cfg)
+		}
+	}
 	return s.issueSession(ctx, req, session{id: c.SessionID, kind: store.KindRefresh, subject: c.Subject,
-		scope: c.Scope, accessTT: accessTTL(req.cfg, req.client), refresh: true,
+		scope: scope, accessTT: accessTTL(req.cfg, req.client), refresh: true,
 		lifetime: refreshTTL(req.cfg, req.client)})
 }
 

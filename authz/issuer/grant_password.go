@@ -18,7 +18,7 @@ func (g passwordGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenResp
 	if err != nil {
 		return nil, err
 	}
-	scope, err := resolveScope(req, req.client.Scopes)
+	scope, err := g.s.clientScope(ctx, req)
 	if err != nil {
 		return nil, err
 	}

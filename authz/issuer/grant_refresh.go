@@ -44,11 +44,16 @@ func (g refreshGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenRespo
 	if sess.ClientID != req.client.ID {
 		return nil, ErrInvalidGrant.WithDescription("the refresh token was issued to another client")
 	}
-	// The session's scope, less any scope the client has lost since.
+	// The session's scope, less any scope the client has lost since (for
+	// a portal client: that its owner is no longer entitled to).
+	current, limited, err := s.allowedScopes(ctx, req.cfg, req.client)
+	if err != nil {
+		return nil, err
+	}
 	allowed := slices.DeleteFunc(authz.ParseScope(sess.Scope), func(sc string) bool {
-		return !slices.Contains(req.client.Scopes, sc)
+		return !slices.Contains(current, sc)
 	})
-	scope, err := resolveScope(req, allowed)
+	scope, err := grantScope(req, allowed, limited)
 	if err != nil {
 		return nil, err
 	}

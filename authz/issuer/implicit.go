@@ -12,16 +12,24 @@ import (
 // MintImplicit mints the access token of an implicit-grant authorization
 // (response_type=token at /authorize) for user through clientID with scope.
 // The caller (the authorization page) has checked the client, its grant,
-// the redirect URI, the scope and the user's consent. The token has the
-// client's access lifetime and no refresh token; it lives in a session of
-// kind implicit so it is listed and revocable.
+// the redirect URI, the scope and the user's consent; the scope is checked
+// again here against what the client may be issued now (ClientScopes). The
+// token has the client's access lifetime and no refresh token; it lives in
+// a session of kind implicit so it is listed and revocable.
 func (s *Server) MintImplicit(ctx context.Context, clientID, user, scope string) (string, int64, error) {
 	c, err := s.st.GetClient(ctx, clientID)
 	if err != nil {
 		return "", 0, fmt.Errorf("client %q: %w", clientID, err)
 	}
 	cfg := s.cfg()
-	req := &tokenRequest{cfg: cfg, grant: "implicit", client: c, now: s.now().UTC().Truncate(time.Second)}
+	req := &tokenRequest{cfg: cfg, grant: "implicit", client: c, now: s.now().UTC().Truncate(time.Second),
+		params: params{values: map[string]string{"scope": scope}}}
+	if scope, err = s.clientScope(ctx, req); err != nil {
+		if e, ok := errors.AsType[*Error](err); ok {
+			return "", 0, fmt.Errorf("mint implicit token: %s", e.Description)
+		}
+		return "", 0, fmt.Errorf("mint implicit token: %w", err)
+	}
 	ttl := accessTTL(cfg, c)
 	resp, err := s.issueSession(ctx, req, session{kind: store.KindImplicit, subject: user, scope: scope,
 		accessTT: ttl, lifetime: ttl})

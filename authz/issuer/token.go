@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clearance-gw/clearance/authz/entitlement"
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
@@ -202,6 +203,45 @@ func resolveScope(req *tokenRequest, allowed []string) (string, error) {
 		}
 	}
 	return strings.Join(out, " "), nil
+}
+
+// allowedScopes returns what the client may be issued now: its scopes,
+// limited for a portal client to its owner's current entitlement (read
+// from the store at each issuance). limited reports such a client.
+func (s *Server) allowedScopes(ctx context.Context, cfg *config.Config, c store.Client) (allowed []string, limited bool, err error) {
+	return entitlement.ClientScopes(ctx, cfg, s.st, c)
+}
+
+// clientScope resolves the requested scope against what the client may
+// be issued now (allowedScopes). A scope asked for outside it is
+// invalid_scope; none asked for means all of it, and a portal client left
+// with nothing is refused with invalid_scope too.
+func (s *Server) clientScope(ctx context.Context, req *tokenRequest) (string, error) {
+	allowed, limited, err := s.allowedScopes(ctx, req.cfg, req.client)
+	if err != nil {
+		return "", err
+	}
+	return grantScope(req, allowed, limited)
+}
+
+// grantScope is resolveScope that refuses an empty result for a limited
+// (portal) client: a token carrying none of its scopes.
+func grantScope(req *tokenRequest, allowed []string, limited bool) (string, error) {
+	scope, err := resolveScope(req, allowed)
+	if err != nil {
+		return "", err
+	}
+	if limited && scope == "" {
+		return "", errNotEntitled(req.cfg)
+	}
+	return scope, nil
+}
+
+// errNotEntitled refuses a portal client none of whose scopes its owner
+// is entitled to any more.
+func errNotEntitled(cfg *config.Config) *Error {
+	return ErrInvalidScope.WithStatus(invalidScopeStatus(cfg)).
+		WithDescription("the client's owner is not entitled to any of its scopes")
 }
 
 func invalidScopeStatus(cfg *config.Config) int {

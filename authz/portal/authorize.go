@@ -124,9 +124,19 @@ func (p *Portal) parseAuthorize(r *http.Request, q url.Values) (*authRequest, *p
 			return req, nil, e
 		}
 	}
-	scopes, e := grantScopes(req.Scope, c.Scopes)
+	// What the client may be issued now: a portal client only what its
+	// owner is entitled to.
+	allowed, limited, err := p.ents.ClientScopes(r.Context(), c)
+	if err != nil {
+		p.log.ErrorContext(r.Context(), "client scopes", "client_id", c.ID, "err", err)
+		return req, nil, &redirectError{"server_error", "the authorization server could not check the request"}
+	}
+	scopes, e := grantScopes(req.Scope, allowed)
 	if e != nil {
 		return req, nil, e
+	}
+	if limited && len(scopes) == 0 {
+		return req, nil, &redirectError{"invalid_scope", "the client's owner is not entitled to any of its scopes"}
 	}
 	req.scopes = scopes
 	return req, nil, nil

@@ -20,8 +20,44 @@ type listPage struct {
 	Clients []store.Client
 	ID      string // the New client form, kept on an error
 	Name    string
+	Scopes  []scopeBox // the scopes the user may choose from
 	Errors  []string
 	Notice  string
+}
+
+// scopeBox is one scope checkbox.
+type scopeBox struct {
+	Name    string
+	Checked bool
+}
+
+// scopeBoxes lists entitled as checkboxes, those in checked ticked.
+func scopeBoxes(entitled, checked []string) []scopeBox {
+	out := make([]scopeBox, 0, len(entitled))
+	for _, s := range entitled {
+		out = append(out, scopeBox{Name: s, Checked: slices.Contains(checked, s)})
+	}
+	return out
+}
+
+// chosenScopes reads the "scope" checkboxes of a form. Every scope must be
+// one the user is entitled to: anything else (a forged form) is a problem
+// naming it. The result follows the order of entitled.
+func chosenScopes(r *http.Request, entitled []string) ([]string, []string) {
+	var problems []string
+	posted := r.PostForm["scope"]
+	for _, s := range posted {
+		if !slices.Contains(entitled, s) {
+			problems = append(problems, "You cannot give a client the scope “"+s+"”: it is not among the scopes you are entitled to.")
+		}
+	}
+	chosen := []string{}
+	for _, s := range entitled {
+		if slices.Contains(posted, s) {
+			chosen = append(chosen, s)
+		}
+	}
+	return chosen, problems
 }
 
 func (p *Portal) serveList(w http.ResponseWriter, r *http.Request) {
@@ -43,6 +79,15 @@ func (p *Portal) renderList(w http.ResponseWriter, r *http.Request, user string,
 		p.serverError(w, r, err)
 		return
 	}
+	if page.Scopes == nil {
+		// A fresh form offers every scope the user is entitled to, ticked.
+		entitled, err := p.ents.Entitled(r.Context(), user)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		page.Scopes = scopeBoxes(entitled, entitled)
+	}
 	if page.Notice != "" {
 		page.Notice = "Client “" + page.Notice + "” was deleted."
 	}
@@ -51,10 +96,18 @@ func (p *Portal) renderList(w http.ResponseWriter, r *http.Request, user string,
 }
 
 // serveCreate registers a client owned by the user, with a secret it shows
-// once (a sealed flash read by the next page), the gateway's scopes, and no
-// grant until the user enables one.
+// once (a sealed flash read by the next page), the scopes the user ticked
+// among those they are entitled to, and no grant until the user enables
+// one.
 func (p *Portal) serveCreate(w http.ResponseWriter, r *http.Request, user string) {
 	page := listPage{ID: r.PostFormValue("id"), Name: r.PostFormValue("name")}
+	entitled, err := p.ents.Entitled(r.Context(), user)
+	if err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	scopes, problems := chosenScopes(r, entitled)
+	page.Scopes = scopeBoxes(entitled, scopes)
 	id, err := normalizeClientID(page.ID)
 	if err != nil {
 		page.Errors = append(page.Errors, err.Error())
@@ -63,6 +116,7 @@ func (p *Portal) serveCreate(w http.ResponseWriter, r *http.Request, user string
 	if err != nil {
 		page.Errors = append(page.Errors, err.Error())
 	}
+	page.Errors = append(page.Errors, problems...)
 	if len(page.Errors) > 0 {
 		p.renderList(w, r, user, http.StatusBadRequest, page)
 		return
@@ -73,11 +127,13 @@ func (p *Portal) serveCreate(w http.ResponseWriter, r *http.Request, user string
 		return
 	}
 	c := store.Client{ID: id, Name: name, SecretHash: secret.HashSecret(sec), Grants: []string{},
-		Scopes: slices.Clone(p.scopes), RedirectURIs: []string{}, AllowedOrigins: []string{},
-		Owner: user, CreatedAt: p.now().UTC()}
+		Scopes: scopes, RedirectURIs: []string{}, AllowedOrigins: []string{},
+		Owner: user, PortalMade: true, CreatedAt: p.now().UTC()}
 	switch err := p.st.CreateClient(r.Context(), c); {
 	case errors.Is(err, store.ErrConflict):
-		page.Errors = append(page.Errors, "That identifier is taken. Choose another one.")
+		// One message for a client's id and a user's name: both are taken.
+		page.Errors = append(page.Errors, "That identifier is taken: it is another client's identifier or a user's name "+
+			"(compared without regard to case). Choose another one.")
 		p.renderList(w, r, user, http.StatusConflict, page)
 		return
 	case err != nil:
@@ -125,6 +181,9 @@ type clientPage struct {
 	Client       store.Client
 	Path         string
 	Grants       []grantRow
+	Scopes       []scopeBox // the scopes the owner may tick
+	OtherScopes  []string   // the client's scopes outside them
+	Limited      bool       // OtherScopes are not issued (a portal client)
 	RedirectURIs string
 	Origins      string
 	Errors       []string
@@ -158,6 +217,17 @@ func (p *Portal) clientView(r *http.Request, c store.Client) (clientPage, error)
 		label, help := grantLabel(g)
 		page.Grants = append(page.Grants, grantRow{Name: g, Label: label, Help: help, Enabled: slices.Contains(c.Grants, g)})
 	}
+	entitled, err := p.ents.Entitled(r.Context(), c.Owner)
+	if err != nil {
+		return page, err
+	}
+	page.Scopes = scopeBoxes(entitled, c.Scopes)
+	for _, s := range c.Scopes {
+		if !slices.Contains(entitled, s) {
+			page.OtherScopes = append(page.OtherScopes, s)
+		}
+	}
+	page.Limited = c.PortalMade
 	ss, err := p.st.ListSessions(r.Context(), c.ID, p.now())
 	if err != nil {
 		return page, err
@@ -212,6 +282,8 @@ func (p *Portal) serveClient(w http.ResponseWriter, r *http.Request) {
 		page.Notice = "Grants saved."
 	case "uris":
 		page.Notice = "Redirect URIs and origins saved."
+	case "scopes":
+		page.Notice = "Scopes saved."
 	case "revoked":
 		page.Notice = "Session deleted: its tokens no longer work."
 	}
@@ -272,6 +344,41 @@ func (p *Portal) serveGrants(w http.ResponseWriter, r *http.Request, user string
 	http.Redirect(w, r, clientPath(c.ID)+"?saved=grants", http.StatusSeeOther)
 }
 
+// serveScopes saves the scope checkboxes: the client gets the ticked ones
+// among the scopes its owner is entitled to. Its scopes outside them
+// (given by the operator, or no longer entitled) are left as they are;
+// a forged form naming any other scope is refused.
+func (p *Portal) serveScopes(w http.ResponseWriter, r *http.Request, user string, c store.Client) {
+	entitled, err := p.ents.Entitled(r.Context(), user)
+	if err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	chosen, problems := chosenScopes(r, entitled)
+	if len(problems) > 0 {
+		page, err := p.clientView(r, c)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		page.Errors = problems
+		p.renderClient(w, r, user, http.StatusBadRequest, page)
+		return
+	}
+	for _, s := range c.Scopes {
+		if !slices.Contains(entitled, s) && !slices.Contains(chosen, s) {
+			chosen = append(chosen, s)
+		}
+	}
+	c.Scopes = chosen
+	if err := p.st.UpdateClient(r.Context(), c); err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	p.log.InfoContext(r.Context(), "client scopes changed", "client_id", c.ID, "user", user, "scopes", chosen)
+	http.Redirect(w, r, clientPath(c.ID)+"?saved=scopes", http.StatusSeeOther)
+}
+
 func (p *Portal) serveURIs(w http.ResponseWriter, r *http.Request, user string, c store.Client) {
 	rawURIs, rawOrigins := r.PostFormValue("redirect_uris"), r.PostFormValue("allowed_origins")
 	uris, p1 := parseRedirectURIs(rawURIs)
@@ -329,6 +436,23 @@ func (p *Portal) serveDelete(w http.ResponseWriter, r *http.Request, user string
 func (p *Portal) serveCreateToken(w http.ResponseWriter, r *http.Request, user string, c store.Client) {
 	if p.minter == nil {
 		p.notFound(w, r, user)
+		return
+	}
+	// The token carries the client's scopes the user is entitled to now
+	// (the issuer applies the same rule); with none it is not made.
+	scopes, limited, err := p.ents.ClientScopes(r.Context(), c)
+	if err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	if limited && len(scopes) == 0 {
+		page, err := p.clientView(r, c)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		page.Errors = []string{"This client has no scope you are entitled to, so a token would carry none. Tick a scope under Scopes first."}
+		p.renderClient(w, r, user, http.StatusBadRequest, page)
 		return
 	}
 	tok, exp, err := p.minter.MintA2A(r.Context(), c.ID, user)

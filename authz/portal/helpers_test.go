@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -17,10 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clearance-gw/clearance/authz/entitlement"
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/authz/store/sqlite"
 	"github.com/clearance-gw/clearance/authz/websession"
+	"github.com/clearance-gw/clearance/config"
 	"github.com/clearance-gw/clearance/internal/testclock"
 )
 
@@ -108,6 +111,33 @@ func (r *fakeRevoker) ids() []string {
 	return append([]string(nil), r.revoked...)
 }
 
+// entitlementConfig is the config of the portal's entitlement rule in
+// tests: every portal user may give their clients user and query_mapdata,
+// never manage_users unless it is their own scope.
+func entitlementConfig() *config.Config {
+	return &config.Config{Scopes: []string{"user", "query_mapdata", "manage_users", "fmsdata"},
+		Portal: config.Portal{Scopes: []string{"user", "query_mapdata"}}}
+}
+
+// testEntitlements applies the entitlement rule under a fixed config, as
+// the issuer does under the config in force.
+type testEntitlements struct {
+	st  *sqlite.Store
+	cfg *config.Config
+}
+
+func (te testEntitlements) Entitled(ctx context.Context, user string) ([]string, error) {
+	u, err := te.st.GetUser(ctx, user)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	return entitlement.Of(te.cfg, u), nil
+}
+
+func (te testEntitlements) ClientScopes(ctx context.Context, c store.Client) ([]string, bool, error) {
+	return entitlement.ClientScopes(ctx, te.cfg, te.st, c)
+}
+
 type env struct {
 	t       testing.TB
 	st      *sqlite.Store
@@ -137,7 +167,7 @@ func newEnv(t testing.TB, mutate ...func(*Options)) *env {
 	opts := Options{
 		Now: clk.Now, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), Cookies: codec,
 		Throttle: websession.NewThrottle(websession.ThrottleOptions{Now: clk.Now}),
-		Minter:   e.minter, Revoker: e.revoker, Scopes: []string{"user", "query_mapdata"},
+		Minter:   e.minter, Revoker: e.revoker, Entitlements: testEntitlements{st: st, cfg: entitlementConfig()},
 		AuthorizePath: "/authorize", Issuer: "http://gateway.test", CodeTTL: 5 * time.Minute,
 	}
 	for _, m := range mutate {

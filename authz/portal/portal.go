@@ -29,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clearance-gw/clearance/authz/entitlement"
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/authz/websession"
@@ -63,6 +64,16 @@ type Minter interface {
 	// MintImplicit mints an access token (no refresh token) for the
 	// implicit grant with the given space-delimited scope.
 	MintImplicit(ctx context.Context, clientID, user, scope string) (token string, expiresIn int64, err error)
+}
+
+// Entitlements is the entitlement rule (authz/entitlement) under the
+// config in force; the issuer implements it.
+type Entitlements interface {
+	// Entitled returns the scopes user may give their portal clients.
+	Entitled(ctx context.Context, user string) ([]string, error)
+	// ClientScopes returns the scopes c may be issued now; limited reports
+	// a portal client (limited to its owner's entitlement).
+	ClientScopes(ctx context.Context, c store.Client) (scopes []string, limited bool, err error)
 }
 
 // Revoker revokes in the store and in the in-memory revocation set, so the
@@ -101,7 +112,10 @@ type Options struct {
 	Minter   Minter               // a2a tokens and the implicit grant; without it both are off
 	Revoker  Revoker              // revokes sessions and deletes clients, everywhere at once; required
 	Grants   []string             // grants a portal user may enable; DefaultGrants() when nil
-	Scopes   []string             // the gateway's scopes: what portal-made clients may request
+	// Entitlements says which scopes a user may give their portal clients
+	// and which a client may be issued; when nil, no one is entitled to any
+	// scope (portal clients get none) and operator clients are not limited.
+	Entitlements Entitlements
 	// AuthorizePath is the authorization endpoint (config endpoints.authorize),
 	// "/authorize" when empty.
 	AuthorizePath string
@@ -123,7 +137,7 @@ type Portal struct {
 	minter   Minter
 	revoker  Revoker
 	grants   []string
-	scopes   []string
+	ents     Entitlements
 	authPath string
 	issuer   string
 	codeTTL  time.Duration
@@ -155,7 +169,7 @@ func New(st Store, opts Options) (*Portal, error) {
 	}
 	p := &Portal{
 		st: st, now: opts.Now, log: opts.Logger, cookies: opts.Cookies, throttle: opts.Throttle,
-		minter: opts.Minter, revoker: opts.Revoker, grants: opts.Grants, scopes: slices.Clone(opts.Scopes),
+		minter: opts.Minter, revoker: opts.Revoker, grants: opts.Grants, ents: opts.Entitlements,
 		authPath: opts.AuthorizePath, issuer: opts.Issuer, codeTTL: opts.CodeTTL, addr: opts.ClientAddr,
 	}
 	if p.now == nil {
@@ -170,6 +184,9 @@ func New(st Store, opts Options) (*Portal, error) {
 	}
 	if p.grants == nil {
 		p.grants = DefaultGrants()
+	}
+	if p.ents == nil {
+		p.ents = noEntitlements{st: st, cfg: &config.Config{}}
 	}
 	p.grants = slices.Clone(p.grants)
 	for _, g := range p.grants {
@@ -246,6 +263,7 @@ func (p *Portal) routes() *http.ServeMux {
 	m.HandleFunc("GET /portal/clients/{id}", p.serveClient)
 	m.HandleFunc("POST /portal/clients/{id}/grants", p.withClient(p.serveGrants))
 	m.HandleFunc("POST /portal/clients/{id}/uris", p.withClient(p.serveURIs))
+	m.HandleFunc("POST /portal/clients/{id}/scopes", p.withClient(p.serveScopes))
 	m.HandleFunc("POST /portal/clients/{id}/delete", p.withClient(p.serveDelete))
 	m.HandleFunc("POST /portal/clients/{id}/tokens", p.withClient(p.serveCreateToken))
 	m.HandleFunc("POST /portal/clients/{id}/sessions/{sid}/revoke", p.withClient(p.serveRevoke))
@@ -462,4 +480,19 @@ func remoteAddr(r *http.Request) string {
 		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 	}
 	return ip.String()
+}
+
+// noEntitlements is the rule under a config that entitles no one: portal
+// clients get no scope, operator clients keep theirs.
+type noEntitlements struct {
+	st  entitlement.Users
+	cfg *config.Config
+}
+
+func (n noEntitlements) Entitled(context.Context, string) ([]string, error) {
+	return entitlement.Of(n.cfg, store.User{}), nil
+}
+
+func (n noEntitlements) ClientScopes(ctx context.Context, c store.Client) ([]string, bool, error) {
+	return entitlement.ClientScopes(ctx, n.cfg, n.st, c)
 }

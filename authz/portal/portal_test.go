@@ -229,7 +229,8 @@ func TestAnotherUsersClientIsNotFound(t *testing.T) {
 func TestCreateClientShowsSecretOnce(t *testing.T) {
 	e := newEnv(t)
 	b := e.login("alice")
-	r := b.postForm("/portal/", "/portal/clients", url.Values{"id": {"  flight planner 2 "}, "name": {"Flight <planner>"}})
+	r := b.postForm("/portal/", "/portal/clients", url.Values{"id": {"  flight planner 2 "}, "name": {"Flight <planner>"},
+		"scope": {"query_mapdata", "user"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	if loc := r.Header.Get("Location"); loc != "/portal/clients/flight%20planner%202" {
 		t.Fatalf("Location %q", loc)
@@ -253,7 +254,7 @@ func TestCreateClientShowsSecretOnce(t *testing.T) {
 	if !secret.EqualHash(c.SecretHash, secret.HashSecret(sec)) {
 		t.Fatal("the shown secret does not match the stored hash")
 	}
-	if c.Owner != "alice" || c.FirstParty || c.Name != "Flight <planner>" || len(c.Grants) != 0 ||
+	if c.Owner != "alice" || !c.PortalMade || c.FirstParty || c.Name != "Flight <planner>" || len(c.Grants) != 0 ||
 		!slices.Equal(c.Scopes, []string{"user", "query_mapdata"}) {
 		t.Fatalf("client %+v", c)
 	}

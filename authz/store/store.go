@@ -17,6 +17,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -29,6 +31,44 @@ var (
 	ErrRefreshReused = errors.New("refresh token reused")
 	ErrCodeReused    = errors.New("authorization code reused")
 )
+
+// NameTakenError is returned when a client id equals a user's name, or a
+// user name a client's id. Client ids and user names are one namespace
+// (an access token's sub is one or the other), compared case-insensitively
+// because an upstream may fold case: ASCII letters, and the two non-ASCII
+// letters whose case folds to ASCII ones (U+212A KELVIN SIGN to k, U+017F
+// LONG S to s). errors.Is(err, ErrConflict) holds.
+type NameTakenError struct {
+	Name      string // the name being created
+	TakenBy   string // "user" or "client"
+	TakenName string // the existing user name or client id
+}
+
+func (e *NameTakenError) Error() string {
+	return fmt.Sprintf("%q is taken by the %s %q: client ids and user names are one namespace, compared case-insensitively",
+		e.Name, e.TakenBy, e.TakenName)
+}
+
+// Is makes errors.Is(err, ErrConflict) hold.
+func (e *NameTakenError) Is(target error) bool { return target == ErrConflict }
+
+// FoldName is the key under which client ids and user names are compared
+// (see NameTakenError): ASCII letters lower-cased, U+212A to "k" and U+017F
+// to "s". Implementations compare FoldName of both sides, or an equivalent
+// expression in the database.
+func FoldName(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case 'A' <= r && r <= 'Z':
+			return r + ('a' - 'A')
+		case r == '\u212a':
+			return 'k'
+		case r == '\u017f':
+			return 's'
+		}
+		return r
+	}, s)
+}
 
 // RefreshReusedError is returned by RotateRefresh when the presented token
 // was already used. errors.Is(err, ErrRefreshReused) holds. By the time it is
@@ -74,6 +114,11 @@ type Client struct {
 	AccessTTL      time.Duration // 0: profile/tokens default
 	RefreshTTL     time.Duration // 0: profile/tokens default
 	CreatedAt      time.Time
+	// PortalMade marks a client its owner registered in the developer
+	// portal: its scopes are limited to the owner's entitlement at every
+	// issuance (SPEC §10). Clients made by the operator (command line,
+	// config file) are not, even when they name an owner.
+	PortalMade bool
 }
 
 // User is a portal/login user.
@@ -81,7 +126,10 @@ type User struct {
 	Name         string
 	PasswordHash string // secret.HashPassword PHC string
 	Admin        bool
-	CreatedAt    time.Time
+	// Scopes are the scopes this user's portal clients may be given beyond
+	// the config's portal.scopes (SPEC §10).
+	Scopes    []string
+	CreatedAt time.Time
 }
 
 // Session kinds. Kind is free text to the store; these are the ones the
@@ -209,10 +257,13 @@ func (s Subscription) Active(now time.Time) bool {
 
 // Clients manages registered clients.
 type Clients interface {
-	// CreateClient registers c; ErrConflict if the id is taken.
+	// CreateClient registers c; ErrConflict if the id is taken, by a
+	// client or (*NameTakenError) by a user's name, checked in the same
+	// transaction as the insert.
 	CreateClient(ctx context.Context, c Client) error
 	// UpsertClient creates c or replaces every field of the client with
-	// that id except CreatedAt (declarative clients from the config file).
+	// that id except CreatedAt (declarative clients from the config file);
+	// *NameTakenError if a user has that name.
 	UpsertClient(ctx context.Context, c Client) error
 	// GetClient returns the client or ErrNotFound.
 	GetClient(ctx context.Context, id string) (Client, error)
@@ -234,8 +285,13 @@ type Clients interface {
 
 // Users manages portal/login users.
 type Users interface {
-	// CreateUser adds u; ErrConflict if the name is taken.
+	// CreateUser adds u; ErrConflict if the name is taken, by a user or
+	// (*NameTakenError) by a client's id, checked in the same transaction
+	// as the insert.
 	CreateUser(ctx context.Context, u User) error
+	// UpdateUser replaces every field except Name and CreatedAt;
+	// ErrNotFound if there is no such user.
+	UpdateUser(ctx context.Context, u User) error
 	// GetUser returns the user or ErrNotFound.
 	GetUser(ctx context.Context, name string) (User, error)
 	// ListUsers returns every user ordered by name.

@@ -30,7 +30,7 @@ func TestLogsNeverCarrySecrets(t *testing.T) {
 	app := g.createClient("app", "--first-party", "--grant", "password", "--grant", "refresh_token", "--grant", "a2a",
 		"--grant", "authorization_code", "--grant", "implicit", "--redirect-uri", cb, "--scope", "charts", "--origin", "https://app.example")
 	const password, wrongPassword = "alice correct horse", "alice WRONG horse guess"
-	g.addUser("alice", password)
+	g.addUser("alice", password, "--scope", "charts")
 	keep("client secrets", backend, app)
 	keep("passwords", password, wrongPassword)
 
@@ -70,7 +70,7 @@ func TestLogsNeverCarrySecrets(t *testing.T) {
 	// and CSRF token.
 	list := g.page(b, http.MethodGet, "/portal/", nil)
 	csrf := hiddenFields(list.body).Get("csrf_token")
-	if r := g.page(b, http.MethodPost, "/portal/clients", url.Values{"csrf_token": {csrf}, "id": {"portal-made"}, "name": {"Portal made"}}); r.status != http.StatusSeeOther {
+	if r := g.page(b, http.MethodPost, "/portal/clients", url.Values{"csrf_token": {csrf}, "id": {"portal-made"}, "name": {"Portal made"}, "scope": {"charts"}}); r.status != http.StatusSeeOther {
 		t.Fatalf("portal create: %d", r.status)
 	}
 	page := g.page(b, http.MethodGet, "/portal/clients/portal-made", nil)

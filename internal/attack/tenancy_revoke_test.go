@@ -18,7 +18,8 @@ import (
 // the instance that deleted, within a second through the store otherwise.
 
 // anyTokenRoutes adds /v1/anytoken/, which needs a valid token and no
-// scope, so these tests do not depend on the scopes a portal client gets.
+// scope, so these tests do not depend on the scopes a portal client gets
+// (their users are entitled to charts, which their portal clients tick).
 func anyTokenRoutes(up *upstream) string {
 	return fmt.Sprintf("  - name: anytoken\n    path: /v1/anytoken/\n    upstream: %s\n", up.srv.URL)
 }
@@ -48,7 +49,7 @@ var (
 func (g *gateway) portalClient(b *http.Client, id string) string {
 	g.t.Helper()
 	csrf := hiddenFields(g.page(b, http.MethodGet, "/portal/", nil).body).Get("csrf_token")
-	r := g.page(b, http.MethodPost, "/portal/clients", url.Values{"csrf_token": {csrf}, "id": {id}, "name": {id}})
+	r := g.page(b, http.MethodPost, "/portal/clients", url.Values{"csrf_token": {csrf}, "id": {id}, "name": {id}, "scope": {"charts"}})
 	if r.status != http.StatusSeeOther {
 		g.t.Fatalf("portal: create client %s: %d %s", id, r.status, r.body)
 	}
@@ -96,7 +97,7 @@ func (g *gateway) eventuallyFresh(id, secret string) {
 
 func TestDeletingAPortalClientInThePortalRevokesItsTokens(t *testing.T) {
 	g := startGateway(t, gatewayOptions{extraRoutes: anyTokenRoutes(newUpstream(t))})
-	g.addUser("alice", "alice password 1")
+	g.addUser("alice", "alice password 1", "--scope", "charts")
 	alice := g.browser()
 	g.login(alice, "alice", "alice password 1", "")
 	secret := g.portalClient(alice, "alice-app")
@@ -128,7 +129,7 @@ func TestDeletingAPortalClientInThePortalRevokesItsTokens(t *testing.T) {
 
 func TestDeletingAPortalClientWithTheCLIRevokesItsTokens(t *testing.T) {
 	g := startGateway(t, gatewayOptions{extraRoutes: anyTokenRoutes(newUpstream(t))})
-	g.addUser("alice", "alice password 1")
+	g.addUser("alice", "alice password 1", "--scope", "charts")
 	alice := g.browser()
 	g.login(alice, "alice", "alice password 1", "")
 	secret := g.portalClient(alice, "alice-app")
@@ -153,8 +154,8 @@ func TestDeletingAPortalClientWithTheCLIRevokesItsTokens(t *testing.T) {
 func TestDeletingAUserRevokesTheirTokensAndLogin(t *testing.T) {
 	g := startGateway(t, gatewayOptions{extraRoutes: anyTokenRoutes(newUpstream(t))})
 	const cb = "https://app.example/cb"
-	g.addUser("alice", "alice password 1")
-	g.addUser("bob", "bob password 1")
+	g.addUser("alice", "alice password 1", "--scope", "charts")
+	g.addUser("bob", "bob password 1", "--scope", "charts")
 	firstSecret := g.createClient("first", "--first-party", "--grant", "password", "--grant", "refresh_token", "--scope", "charts")
 	webSecret := g.createClient("web", "--grant", "authorization_code", "--redirect-uri", cb, "--scope", "charts")
 	password := func(user, pw string) tokenResponse {
@@ -216,7 +217,7 @@ func TestDeletingAUserRevokesTheirTokensAndLogin(t *testing.T) {
 	loginPage("after the deletion")
 
 	// A new alice gets none of it: not the old tokens, not the old login.
-	g.addUser("alice", "new alice password")
+	g.addUser("alice", "new alice password", "--scope", "charts")
 	loginPage("after a new alice was added")
 	eventually(t, "the new alice's token is accepted", func() bool {
 		return g.accepted(password("alice", "new alice password").AccessToken)

@@ -147,6 +147,9 @@ Example:
 			cl.SecretHash = secret.HashSecret(sec)
 		}
 		if err := st.CreateClient(ctx, cl); err != nil {
+			if nt, ok := errors.AsType[*store.NameTakenError](err); ok {
+				return nt
+			}
 			if errors.Is(err, store.ErrConflict) {
 				return fmt.Errorf("a client with id %q already exists", cl.ID)
 			}
@@ -277,12 +280,18 @@ portal login ends at once.`)
 }
 
 func runUserAdd(ctx context.Context, c *cmdContext) error {
-	fs := c.flags("NAME [--admin] [--json] < password", `
+	fs := c.flags("NAME [--admin] [--scope S]... [--json] < password", `
 Creates a user who can log in to the developer portal and the login page of
 browser flows. The password is read from standard input (one line), never
 from the command line, where other users of the machine could see it:
-  printf '%s\n' "$PASSWORD" | clearance user add alice`)
+  printf '%s\n' "$PASSWORD" | clearance user add alice
+
+--scope entitles the user's portal clients to a scope beyond the config's
+portal.scopes. A user name cannot be a client's id (compared
+case-insensitively): both appear as the sub of tokens.`)
 	admin := fs.Bool("admin", false, "the user may obtain tokens for other users (admin grant)")
+	var scopes stringList
+	fs.Var(&scopes, "scope", "scope the user's portal clients may be given beyond portal.scopes (repeatable)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := c.parse(1, 1); err != nil {
 		return err
@@ -299,19 +308,27 @@ from the command line, where other users of the machine could see it:
 	if name == "" || len(name) > 64 || strings.TrimSpace(name) != name {
 		return fmt.Errorf("invalid user name %q", name)
 	}
-	return c.withStore(ctx, func(_ *config.Config, st store.Store) error {
+	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
+		entitled, err := userScopes(cfg, scopes)
+		if err != nil {
+			return err
+		}
 		hash, err := secret.HashPassword(pw)
 		if err != nil {
 			return err
 		}
-		if err := st.CreateUser(ctx, store.User{Name: name, PasswordHash: hash, Admin: *admin, CreatedAt: c.env.Now().UTC()}); err != nil {
+		if err := st.CreateUser(ctx, store.User{Name: name, PasswordHash: hash, Admin: *admin, Scopes: entitled,
+			CreatedAt: c.env.Now().UTC()}); err != nil {
+			if nt, ok := errors.AsType[*store.NameTakenError](err); ok {
+				return nt
+			}
 			if errors.Is(err, store.ErrConflict) {
 				return fmt.Errorf("a user named %q already exists", name)
 			}
 			return err
 		}
 		if *asJSON {
-			return c.printJSON(map[string]any{"user": name, "admin": *admin})
+			return c.printJSON(map[string]any{"user": name, "admin": *admin, "scopes": entitled})
 		}
 		fmt.Fprintf(c.env.Stdout, "User %q created.\n", name)
 		return nil

@@ -64,7 +64,8 @@ func newBrowserSite(t *testing.T, setup func(cfgPath string)) *browserSite {
 	t.Cleanup(up.Close)
 	path := filepath.Join(t.TempDir(), "gateway.yaml")
 	writeConfig(t, path, up.URL, nil, "")
-	cliRun(t, browserPassword+"\n", "user", "add", browserUser, "--config", path)
+	// The user may give their portal clients charts (SPEC §10).
+	cliRun(t, browserPassword+"\n", "user", "add", browserUser, "--scope", "charts", "--config", path)
 	if setup != nil {
 		setup(path)
 	}

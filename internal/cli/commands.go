@@ -10,6 +10,8 @@ func commands() []command {
 		{name: "client delete", summary: "delete a client and revoke every token issued to it", run: runClientDelete},
 		{name: "user add", summary: "create a login user (password from stdin)", run: runUserAdd},
 		{name: "user delete", summary: "delete a user with their clients and revoke their tokens", run: runUserDelete},
+		{name: "user update", summary: "change a user's entitlements (scopes for their portal clients)", run: runUserUpdate},
+		{name: "user list", summary: "list login users and their entitlements", run: runUserList},
 		{name: "sessions list", summary: "list a client's current sessions", run: runSessionsList},
 		{name: "sessions revoke", summary: "revoke one session", run: runSessionsRevoke},
 		{name: "token a2a", summary: "mint a one-year application-to-application token", run: runTokenA2A},

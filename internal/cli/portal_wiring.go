@@ -43,7 +43,7 @@ func newPortal(cfg *config.Config, st store.Store, iss *issuer.Server, revs *rev
 		Throttle:      throttle,
 		Minter:        portalMinter{iss},
 		Revoker:       revoker,
-		Scopes:        cfg.Scopes,
+		Entitlements:  iss,
 		AuthorizePath: cfg.Endpoints.Authorize,
 		Issuer:        cfg.Issuer,
 		CodeTTL:       cfg.Tokens.CodeTTL.D(),

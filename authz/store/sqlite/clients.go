@@ -12,7 +12,7 @@ import (
 )
 
 const clientColumns = `id, name, secret_hash, grants, scopes, redirect_uris, allowed_origins,
-	first_party, owner, access_ttl, refresh_ttl, created_at`
+	first_party, owner, access_ttl, refresh_ttl, created_at, portal_made`
 
 // clientArgs returns the column values of c in clientColumns order.
 func clientArgs(c store.Client) ([]any, error) {
@@ -28,19 +28,20 @@ func clientArgs(c store.Client) ([]any, error) {
 		lists = append(lists, string(b))
 	}
 	return []any{c.ID, c.Name, optBytes(c.SecretHash), lists[0], lists[1], lists[2], lists[3],
-		boolInt(c.FirstParty), c.Owner, int64(c.AccessTTL), int64(c.RefreshTTL), micros(c.CreatedAt)}, nil
+		boolInt(c.FirstParty), c.Owner, int64(c.AccessTTL), int64(c.RefreshTTL), micros(c.CreatedAt),
+		boolInt(c.PortalMade)}, nil
 }
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanClient(row scanner) (store.Client, error) {
 	var (
-		c                                     store.Client
-		grants, scopes, redirects, origins    string
-		firstParty, accessTTL, refreshTTL, at int64
+		c                                                 store.Client
+		grants, scopes, redirects, origins                string
+		firstParty, accessTTL, refreshTTL, at, portalMade int64
 	)
 	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &grants, &scopes, &redirects, &origins,
-		&firstParty, &c.Owner, &accessTTL, &refreshTTL, &at); err != nil {
+		&firstParty, &c.Owner, &accessTTL, &refreshTTL, &at, &portalMade); err != nil {
 		return c, err
 	}
 	for _, f := range []struct {
@@ -51,7 +52,7 @@ func scanClient(row scanner) (store.Client, error) {
 			return c, fmt.Errorf("client %q: corrupt list column: %w", c.ID, err)
 		}
 	}
-	c.FirstParty = firstParty != 0
+	c.FirstParty, c.PortalMade = firstParty != 0, portalMade != 0
 	c.AccessTTL, c.RefreshTTL = time.Duration(accessTTL), time.Duration(refreshTTL)
 	c.CreatedAt = fromMicros(at)
 	return c, nil
@@ -64,8 +65,11 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 		return fmt.Errorf("create client %q: %w", c.ID, err)
 	}
 	return s.write(ctx, fmt.Sprintf("create client %q", c.ID), func(tx *sql.Tx) error {
+		if err := userNameFree(ctx, tx, c.ID); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 		return err
 	})
 }
@@ -77,14 +81,18 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 		return fmt.Errorf("upsert client %q: %w", c.ID, err)
 	}
 	return s.write(ctx, fmt.Sprintf("upsert client %q", c.ID), func(tx *sql.Tx) error {
+		if err := userNameFree(ctx, tx, c.ID); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET
 				name = excluded.name, secret_hash = excluded.secret_hash,
 				grants = excluded.grants, scopes = excluded.scopes,
 				redirect_uris = excluded.redirect_uris, allowed_origins = excluded.allowed_origins,
 				first_party = excluded.first_party, owner = excluded.owner,
-				access_ttl = excluded.access_ttl, refresh_ttl = excluded.refresh_ttl`, args...)
+				access_ttl = excluded.access_ttl, refresh_ttl = excluded.refresh_ttl,
+				portal_made = excluded.portal_made`, args...)
 		return err
 	})
 }
@@ -135,8 +143,9 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 	return s.write(ctx, fmt.Sprintf("update client %q", c.ID), func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE clients SET
 				name = ?2, secret_hash = ?3, grants = ?4, scopes = ?5, redirect_uris = ?6,
-				allowed_origins = ?7, first_party = ?8, owner = ?9, access_ttl = ?10, refresh_ttl = ?11
-			WHERE id = ?1`, args[:11]...)
+				allowed_origins = ?7, first_party = ?8, owner = ?9, access_ttl = ?10, refresh_ttl = ?11,
+				portal_made = ?13
+			WHERE id = ?1`, args...)
 		if err != nil {
 			return err
 		}
@@ -184,6 +193,22 @@ func insertCutoff(ctx context.Context, tx *sql.Tx, clientID, subject string, now
 	_, err := tx.ExecContext(ctx, `INSERT INTO revocations (jti, session_id, client_id, subject, cutoff, expires_at)
 		VALUES ('', '', ?, ?, ?, ?)`, clientID, subject, micros(cut), micros(cut.Add(lifetime)))
 	return err
+}
+
+// userNameFree returns a *store.NameTakenError if a user's name folds to
+// the same key as the client id. It runs inside the writing transaction:
+// the single writer makes the check and the insert one step.
+func userNameFree(ctx context.Context, tx *sql.Tx, id string) error {
+	var name string
+	err := tx.QueryRowContext(ctx, `SELECT name FROM users WHERE `+foldExpr("name")+` = ? LIMIT 1`,
+		store.FoldName(id)).Scan(&name)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return &store.NameTakenError{Name: id, TakenBy: "user", TakenName: name}
 }
 
 // oneRow turns "no row affected" into store.ErrNotFound.

@@ -115,7 +115,30 @@ ALTER TABLE revocations ADD COLUMN cutoff INTEGER;
 CREATE INDEX sessions_subject ON sessions (subject);
 CREATE INDEX auth_codes_subject ON auth_codes (subject);
 `,
+		// users.scopes: a user's entitlement beyond portal.scopes.
+		// clients.portal_made: the client's scopes are limited to its
+		// owner's entitlement. Which owned clients were made in the portal
+		// was not recorded before: every owned client is taken to be one
+		// (the safe side; the operator entitles the owner with
+		// "clearance user update --scope").
+		// The fold indexes serve the one-namespace check of client ids and
+		// user names (store.FoldName as SQL: foldExpr).
+		`
+ALTER TABLE users ADD COLUMN scopes TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE clients ADD COLUMN portal_made INTEGER NOT NULL DEFAULT 0;
+UPDATE clients SET portal_made = 1 WHERE owner <> '';
+CREATE INDEX users_name_fold ON users (lower(replace(replace(name, char(8490), 'k'), char(383), 's')));
+CREATE INDEX clients_id_fold ON clients (lower(replace(replace(id, char(8490), 'k'), char(383), 's')));
+`,
 	}
+}
+
+// foldExpr is store.FoldName of a column in SQL (SQLite's lower() folds
+// ASCII letters only, which is what FoldName does besides U+212A and
+// U+017F). It must match the fold indexes' expression exactly for SQLite
+// to use them.
+func foldExpr(col string) string {
+	return "lower(replace(replace(" + col + ", char(8490), 'k'), char(383), 's'))"
 }
 
 // migrate applies the pending steps in one transaction. A database from a

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,22 +11,68 @@ import (
 	"github.com/clearance-gw/clearance/authz/store"
 )
 
+const userColumns = `name, password_hash, admin, created_at, scopes`
+
 // CreateUser implements store.Users.
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	scopes, err := jsonList(u.Scopes)
+	if err != nil {
+		return fmt.Errorf("create user %q: %w", u.Name, err)
+	}
 	return s.write(ctx, fmt.Sprintf("create user %q", u.Name), func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO users (name, password_hash, admin, created_at) VALUES (?, ?, ?, ?)`,
-			u.Name, u.PasswordHash, boolInt(u.Admin), micros(u.CreatedAt))
+		// One namespace with client ids, checked in this transaction (the
+		// single writer makes the check and the insert one step).
+		var id string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM clients WHERE `+foldExpr("id")+` = ? LIMIT 1`,
+			store.FoldName(u.Name)).Scan(&id)
+		switch {
+		case err == nil:
+			return &store.NameTakenError{Name: u.Name, TakenBy: "client", TakenName: id}
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?)`,
+			u.Name, u.PasswordHash, boolInt(u.Admin), micros(u.CreatedAt), scopes)
 		return err
 	})
+}
+
+// UpdateUser implements store.Users.
+func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
+	scopes, err := jsonList(u.Scopes)
+	if err != nil {
+		return fmt.Errorf("update user %q: %w", u.Name, err)
+	}
+	return s.write(ctx, fmt.Sprintf("update user %q", u.Name), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, admin = ?, scopes = ? WHERE name = ?`,
+			u.PasswordHash, boolInt(u.Admin), scopes, u.Name)
+		if err != nil {
+			return err
+		}
+		return oneRow(res)
+	})
+}
+
+// jsonList encodes a list column: a JSON array, never null.
+func jsonList(l []string) (string, error) {
+	if l == nil {
+		l = []string{}
+	}
+	b, err := json.Marshal(l)
+	return string(b), err
 }
 
 func scanUser(row scanner) (store.User, error) {
 	var (
 		u         store.User
 		admin, at int64
+		scopes    string
 	)
-	if err := row.Scan(&u.Name, &u.PasswordHash, &admin, &at); err != nil {
+	if err := row.Scan(&u.Name, &u.PasswordHash, &admin, &at, &scopes); err != nil {
 		return u, err
+	}
+	if err := json.Unmarshal([]byte(scopes), &u.Scopes); err != nil {
+		return u, fmt.Errorf("user %q: corrupt scopes column: %w", u.Name, err)
 	}
 	u.Admin, u.CreatedAt = admin != 0, fromMicros(at)
 	return u, nil
@@ -33,7 +80,7 @@ func scanUser(row scanner) (store.User, error) {
 
 // GetUser implements store.Users.
 func (s *Store) GetUser(ctx context.Context, name string) (store.User, error) {
-	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT name, password_hash, admin, created_at FROM users WHERE name = ?`, name))
+	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -45,7 +92,7 @@ func (s *Store) GetUser(ctx context.Context, name string) (store.User, error) {
 
 // ListUsers implements store.Users.
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT name, password_hash, admin, created_at FROM users ORDER BY name`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}

@@ -1,6 +1,10 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,6 +68,7 @@ func testClients(t *testing.T, s store.Store) {
 		u.AllowedOrigins = nil
 		u.FirstParty = false
 		u.Owner = "bob"
+		u.PortalMade = false
 		u.AccessTTL, u.RefreshTTL = time.Hour, 0
 		u.CreatedAt = t0.Add(99 * time.Hour)
 		must(t, s.UpdateClient(ctx, u))
@@ -99,6 +104,7 @@ func testUpsertClient(t *testing.T, s store.Store) {
 
 	changed := c
 	changed.Name, changed.SecretHash, changed.Scopes = "Declared again", hash("new secret"), []string{"fmsdata"}
+	changed.PortalMade = false // the file takes a portal client's id over
 	changed.CreatedAt = t0.Add(time.Hour)
 	must(t, s.UpsertClient(ctx, changed))
 	got, err = s.GetClient(ctx, "declared")
@@ -199,7 +205,7 @@ func testUsers(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	users := []store.User{
 		{Name: "zoe", PasswordHash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", CreatedAt: t0},
-		{Name: "alice", PasswordHash: "$argon2id$x", Admin: true, CreatedAt: t0.Add(time.Minute)},
+		{Name: "alice", PasswordHash: "$argon2id$x", Admin: true, Scopes: []string{"manage_users", "charts"}, CreatedAt: t0.Add(time.Minute)},
 	}
 	for _, u := range users {
 		must(t, s.CreateUser(ctx, u))
@@ -216,6 +222,119 @@ func testUsers(t *testing.T, s store.Store) {
 	all, err := s.ListUsers(ctx)
 	must(t, err)
 	same(t, all, []store.User{users[1], users[0]})
+
+	t.Run("update replaces fields but keeps name and created_at", func(t *testing.T) {
+		u := users[0]
+		u.PasswordHash, u.Admin, u.Scopes = "$argon2id$new", true, []string{"fmsdata"}
+		u.CreatedAt = t0.Add(99 * time.Hour)
+		must(t, s.UpdateUser(ctx, u))
+		got, err := s.GetUser(ctx, "zoe")
+		must(t, err)
+		u.CreatedAt = users[0].CreatedAt
+		same(t, got, u)
+
+		u.Scopes = nil
+		must(t, s.UpdateUser(ctx, u))
+		got, err = s.GetUser(ctx, "zoe")
+		must(t, err)
+		same(t, got, u)
+	})
+	t.Run("update of a missing user is not found", func(t *testing.T) {
+		wantErr(t, s.UpdateUser(ctx, store.User{Name: "ghost", PasswordHash: "x"}), store.ErrNotFound)
+		if _, err := s.GetUser(ctx, "ghost"); err == nil {
+			t.Fatal("update created a user")
+		}
+	})
+}
+
+// testOneNamespace: client ids and user names are one namespace, compared
+// case-insensitively (store.NameTakenError).
+func testOneNamespace(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.CreateUser(ctx, store.User{Name: "Alice", PasswordHash: "x", CreatedAt: t0}))
+	must(t, s.CreateUser(ctx, store.User{Name: "\u017fam", PasswordHash: "x", CreatedAt: t0})) // ſam
+	must(t, s.CreateClient(ctx, sampleClient("bob-app")))
+	must(t, s.CreateClient(ctx, sampleClient("kate")))
+
+	taken := func(t *testing.T, err error, by, name string) {
+		t.Helper()
+		wantErr(t, err, store.ErrConflict)
+		nt, ok := errors.AsType[*store.NameTakenError](err)
+		if !ok || nt.TakenBy != by || nt.TakenName != name {
+			t.Fatalf("error = %v, want a NameTakenError by the %s %q", err, by, name)
+		}
+		if !strings.Contains(err.Error(), "case-insensitively") {
+			t.Errorf("error %q does not say the comparison ignores case", err)
+		}
+	}
+	for _, id := range []string{"Alice", "alice", "ALICE", "sam", "SAM"} {
+		t.Run("client "+id+" refused", func(t *testing.T) {
+			want := map[bool]string{true: "Alice", false: "\u017fam"}[strings.EqualFold(id, "alice")]
+			taken(t, s.CreateClient(ctx, sampleClient(id)), "user", want)
+			taken(t, s.UpsertClient(ctx, sampleClient(id)), "user", want)
+			_, err := s.GetClient(ctx, id)
+			wantErr(t, err, store.ErrNotFound)
+		})
+	}
+	for _, name := range []string{"bob-app", "BOB-APP", "Bob-App", "kate", "\u212aate", "\u212aATE"} {
+		t.Run("user "+name+" refused", func(t *testing.T) {
+			want := map[bool]string{true: "bob-app", false: "kate"}[strings.EqualFold(name, "bob-app")]
+			taken(t, s.CreateUser(ctx, store.User{Name: name, PasswordHash: "x", CreatedAt: t0}), "client", want)
+			_, err := s.GetUser(ctx, name)
+			wantErr(t, err, store.ErrNotFound)
+		})
+	}
+	t.Run("other names are free", func(t *testing.T) {
+		must(t, s.CreateClient(ctx, sampleClient("alice-app")))
+		must(t, s.CreateClient(ctx, sampleClient("sa m")))
+		must(t, s.CreateUser(ctx, store.User{Name: "bob", PasswordHash: "x", CreatedAt: t0}))
+		must(t, s.CreateUser(ctx, store.User{Name: "k\u00e4te", PasswordHash: "x", CreatedAt: t0})) // käte
+	})
+	t.Run("existing names keep working", func(t *testing.T) {
+		u, err := s.GetUser(ctx, "Alice")
+		must(t, err)
+		u.Scopes = []string{"charts"}
+		must(t, s.UpdateUser(ctx, u))
+		c, err := s.GetClient(ctx, "kate")
+		must(t, err)
+		must(t, s.UpsertClient(ctx, c))
+		must(t, s.UpdateClient(ctx, c))
+	})
+}
+
+// testOneNamespaceRace creates a client and a user of the same name at the
+// same time, many times: exactly one of each pair wins.
+func testOneNamespaceRace(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 16
+	var wg sync.WaitGroup
+	clientErrs, userErrs := make([]error, n), make([]error, n)
+	for i := range n {
+		id := fmt.Sprintf("name-%d", i)
+		user := id
+		if i%2 == 1 {
+			user = strings.ToUpper(id)
+		}
+		wg.Go(func() { clientErrs[i] = s.CreateClient(ctx, sampleClient(id)) })
+		wg.Go(func() {
+			userErrs[i] = s.CreateUser(ctx, store.User{Name: user, PasswordHash: "x", CreatedAt: t0})
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		cOK, uOK := clientErrs[i] == nil, userErrs[i] == nil
+		if cOK == uOK {
+			t.Errorf("name-%d: client error %v, user error %v: want exactly one to succeed", i, clientErrs[i], userErrs[i])
+			continue
+		}
+		for _, err := range []error{clientErrs[i], userErrs[i]} {
+			if err != nil {
+				if _, ok := errors.AsType[*store.NameTakenError](err); !ok {
+					t.Errorf("name-%d: %v, want a NameTakenError", i, err)
+				}
+			}
+		}
+	}
 }
 
 func testDeleteUser(t *testing.T, s store.Store) {

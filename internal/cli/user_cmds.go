@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/clearance-gw/clearance/authz/store"
+	"github.com/clearance-gw/clearance/config"
+)
+
+// userScopes checks the --scope values of a user command: each a scope the
+// config declares. Repeats are listed once.
+func userScopes(cfg *config.Config, scopes []string) ([]string, error) {
+	out := []string{}
+	for _, s := range scopes {
+		if !cfg.KnownScope(s) {
+			return nil, fmt.Errorf("unknown scope %q: declare it under scopes: in %s", s, cfg.File)
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// userJSON is a user as the commands print it: never the password hash.
+type userJSON struct {
+	Name      string   `json:"name"`
+	Admin     bool     `json:"admin"`
+	Scopes    []string `json:"scopes"`
+	CreatedAt string   `json:"created_at"`
+}
+
+func toUserJSON(u store.User) userJSON {
+	return userJSON{Name: u.Name, Admin: u.Admin, Scopes: nonNil(u.Scopes), CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339)}
+}
+
+func runUserUpdate(ctx context.Context, c *cmdContext) error {
+	fs := c.flags("NAME [--scope S]... [--clear-scopes] [--json]", `
+Changes a user's entitlements. --scope replaces the scopes the user's portal
+clients may be given beyond the config's portal.scopes; --clear-scopes
+empties that list. A flag not given leaves its value as it is.
+
+The token endpoint reads entitlements at every issuance: the user's portal
+clients stop getting a scope taken away here from their next token on
+(refreshed ones included).`)
+	var scopes stringList
+	fs.Var(&scopes, "scope", "scope the user's portal clients may be given beyond portal.scopes (repeatable; replaces the list)")
+	clearScopes := fs.Bool("clear-scopes", false, "the user's portal clients get portal.scopes only")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := c.parse(1, 1); err != nil {
+		return err
+	}
+	name := c.positional[0]
+	switch {
+	case *clearScopes && len(scopes) > 0:
+		return errors.New("--scope and --clear-scopes cannot be given together")
+	case !*clearScopes && len(scopes) == 0:
+		return errors.New("nothing to change: give --scope or --clear-scopes")
+	}
+	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
+		entitled, err := userScopes(cfg, scopes)
+		if err != nil {
+			return err
+		}
+		u, err := st.GetUser(ctx, name)
+		if err != nil {
+			return fmt.Errorf("user %q: %w", name, err)
+		}
+		u.Scopes = entitled
+		if err := st.UpdateUser(ctx, u); err != nil {
+			return fmt.Errorf("user %q: %w", name, err)
+		}
+		if *asJSON {
+			return c.printJSON(toUserJSON(u))
+		}
+		list := strings.Join(entitled, " ")
+		if list == "" {
+			list = "none beyond portal.scopes"
+		}
+		fmt.Fprintf(c.env.Stdout, "User %q updated; scopes: %s.\n", name, list)
+		return nil
+	})
+}
+
+func runUserList(ctx context.Context, c *cmdContext) error {
+	fs := c.flags("[--json]", "Lists login users with their entitlements (never their password hashes).")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := c.parse(0, 0); err != nil {
+		return err
+	}
+	return c.withStore(ctx, func(_ *config.Config, st store.Store) error {
+		users, err := st.ListUsers(ctx)
+		if err != nil {
+			return err
+		}
+		out := make([]userJSON, 0, len(users))
+		for _, u := range users {
+			out = append(out, toUserJSON(u))
+		}
+		if *asJSON {
+			return c.printJSON(out)
+		}
+		c.table("NAME\tADMIN\tSCOPES\tCREATED", func(w io.Writer) {
+			for _, u := range out {
+				fmt.Fprintf(w, "%s\t%v\t%s\t%s\n", u.Name, u.Admin, strings.Join(u.Scopes, " "), u.CreatedAt)
+			}
+		})
+		return nil
+	})
+}
