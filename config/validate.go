@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/clearance-gw/clearance/internal/clientip"
 )
 
 // validator checks a defaulted Config. Each problem points at the node
@@ -142,6 +144,11 @@ func (v *validator) top(c *Config) {
 	v.positive("server.shutdown_grace", &s.ShutdownGrace, s)
 	if s.MaxHeaderBytes <= 0 {
 		v.at(&s.MaxHeaderBytes, s)("server.max_header_bytes: %d must be greater than 0", s.MaxHeaderBytes)
+	}
+	for i := range s.TrustedProxies {
+		if _, err := clientip.ParsePrefix(s.TrustedProxies[i]); err != nil {
+			v.at(&s.TrustedProxies[i], &s.TrustedProxies, s)("server.trusted_proxies[%d]: %v", i, err)
+		}
 	}
 
 	switch c.Log.Level {
