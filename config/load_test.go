@@ -59,6 +59,9 @@ func TestLoadFullExample(t *testing.T) {
 	if inline := c.TrustedIssuerFor("https://inline.example.net"); !slices.Equal(inline.Audience, []string{"inline-aud"}) {
 		t.Errorf("a scalar audience is a one-element set, got %v", inline.Audience)
 	}
+	if !slices.Equal(c.Server.TrustedProxies, []string{"10.0.0.0/8", "2001:db8::/32", "192.0.2.7"}) {
+		t.Errorf("server.trusted_proxies = %q", c.Server.TrustedProxies)
+	}
 	if c.Server.MaxHeaderBytes != 32768 || c.Log != (Log{Level: "debug", Format: "text"}) ||
 		c.Subscriptions != (Subscriptions{URL: "https://subs.example.com/api", TTL: Duration(time.Minute), CacheSize: 500, Timeout: Duration(2 * time.Second)}) {
 		t.Errorf("server/log/subscriptions = %+v %+v %+v", c.Server, c.Log, c.Subscriptions)

@@ -87,6 +87,8 @@ func TestProblemsPointAtTheOffendingNode(t *testing.T) {
 		{"duplicate scope", "scopes: [a, b, a]\n", "1:16", `scopes[2]: duplicate scope "a"`},
 		{"server timeout zero", "server:\n  idle_timeout: 0s\n", "2:17", "server.idle_timeout: 0s must be greater than 0"},
 		{"server header bytes", "server:\n  max_header_bytes: -1\n", "2:21", "server.max_header_bytes: -1 must be greater than 0"},
+		{"trusted proxy not a CIDR", "server:\n  trusted_proxies: [10.0.0.0/8, proxy.example]\n", "2:33", `server.trusted_proxies[1]: "proxy.example" is not a CIDR or an IP address`},
+		{"trusted proxy prefix too long", "server:\n  trusted_proxies:\n    - 10.0.0.0/33\n", "3:7", `server.trusted_proxies[0]: "10.0.0.0/33" is not a CIDR`},
 		{"log level", "log:\n  level: verbose\n", "2:10", `log.level: "verbose" is not a level`},
 		{"log format", "log: {format: xml}\n", "1:15", `log.format: "xml" is not a format`},
 		{"subscriptions url", "subscriptions:\n  url: subs.example.com\n", "2:8", "subscriptions.url:"},

@@ -145,6 +145,10 @@ type Server struct {
 	IdleTimeout       Duration `yaml:"idle_timeout"`        // default 120s
 	MaxHeaderBytes    int      `yaml:"max_header_bytes"`    // default 64 KiB
 	ShutdownGrace     Duration `yaml:"shutdown_grace"`      // default 20s
+	// TrustedProxies are the CIDRs (or bare addresses) of proxies in front
+	// of the gateway: only for a peer among them is the client address
+	// read from X-Forwarded-For. Default none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Log selects the log output.

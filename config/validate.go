@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/clearance-gw/clearance/internal/clientip"
 	"github.com/clearance-gw/clearance/internal/routepath"
 )
 
@@ -145,6 +146,11 @@ func (v *validator) top(c *Config) {
 	v.positive("server.shutdown_grace", &s.ShutdownGrace, s)
 	if s.MaxHeaderBytes <= 0 {
 		v.at(&s.MaxHeaderBytes, s)("server.max_header_bytes: %d must be greater than 0", s.MaxHeaderBytes)
+	}
+	for i := range s.TrustedProxies {
+		if _, err := clientip.ParsePrefix(s.TrustedProxies[i]); err != nil {
+			v.at(&s.TrustedProxies[i], &s.TrustedProxies, s)("server.trusted_proxies[%d]: %v", i, err)
+		}
 	}
 
 	switch c.Log.Level {

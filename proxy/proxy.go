@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"path"
 	"slices"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/clearance-gw/clearance/authz"
 	"github.com/clearance-gw/clearance/config"
+	"github.com/clearance-gw/clearance/internal/clientip"
 	"github.com/clearance-gw/clearance/internal/routepath"
 )
 
@@ -53,6 +55,10 @@ type Options struct {
 	// registered origin (for CORS preflights; SPEC: "allowed for that route
 	// or any client"). Nil: only the route's allowed_origins count.
 	OriginAllowed func(route *config.Route, origin string) bool
+	// ClientAddr is the client address of a request for the access log
+	// (clientip.Resolver.Addr, which knows the trusted proxies); the
+	// connection's peer when nil.
+	ClientAddr func(r *http.Request) netip.Addr
 }
 
 // Handler is the gateway's public http.Handler.
@@ -65,6 +71,7 @@ type Handler struct {
 	none    *routeMetrics
 	buffers *bufferPool
 	origins func(route *config.Route, origin string) bool
+	client  func(r *http.Request) netip.Addr
 
 	table     atomic.Pointer[table]
 	endpoints atomic.Pointer[[]endpoint]
@@ -116,6 +123,7 @@ func New(cfg *config.Config, guard Guard, opts Options) (*Handler, error) {
 		now:        opts.Now,
 		buffers:    &bufferPool{},
 		origins:    opts.OriginAllowed,
+		client:     opts.ClientAddr,
 		transports: map[transportKey]*http.Transport{},
 	}
 	if h.log == nil {
@@ -125,6 +133,9 @@ func New(cfg *config.Config, guard Guard, opts Options) (*Handler, error) {
 	h.errLog = slog.NewLogLogger(h.log.Handler(), slog.LevelWarn)
 	if h.now == nil {
 		h.now = time.Now
+	}
+	if h.client == nil {
+		h.client = clientip.Peer
 	}
 	h.none = h.metrics.forRoute("none", false)
 	if err := h.SetEndpoints(opts.Endpoints); err != nil {
@@ -573,7 +584,7 @@ func (h *Handler) finish(r *http.Request, ex *exchange, label string, rm *routeM
 	if ex.authed {
 		a = append(a, slog.String("client_id", ex.principal.ClientID), slog.String("subject", ex.principal.Subject))
 	}
-	a = append(a, slog.String("remote", r.RemoteAddr))
+	a = append(a, slog.String("remote", r.RemoteAddr), slog.String("client", clientString(h.client(r))))
 	switch {
 	case ex.authErr != "":
 		a = append(a, slog.String("auth_error", ex.authErr))
@@ -586,6 +597,15 @@ func (h *Handler) finish(r *http.Request, ex *exchange, label string, rm *routeM
 		a = append(a, slog.Bool("aborted", true))
 	}
 	h.log.LogAttrs(ctx, level, "request", a...)
+}
+
+// clientString is the access log's client field: the address, or "" when
+// none is known.
+func clientString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }
 
 // upstreamErrText is the loggable text of an upstream failure: a

@@ -59,8 +59,11 @@ var (
 	ErrUnsupportedTokenType = &Error{Code: "unsupported_token_type", Status: http.StatusBadRequest}
 	ErrServerError          = &Error{Code: "server_error", Status: http.StatusInternalServerError, Description: "internal error"}
 	// ErrTooManyAttempts refuses a password grant while the user or the
-	// address is throttled after failed logins.
+	// address has used up its login attempts.
 	ErrTooManyAttempts = &Error{Code: "invalid_grant", Status: http.StatusTooManyRequests}
+	// ErrTemporarilyUnavailable refuses a password grant when no password
+	// check could start in time (the hashing pool is full).
+	ErrTemporarilyUnavailable = &Error{Code: "temporarily_unavailable", Status: http.StatusServiceUnavailable}
 )
 
 // writeError writes err as an RFC 6749 JSON error with no-store caching.

@@ -23,9 +23,11 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/clearance-gw/clearance/authz/issuer"
+	"github.com/clearance-gw/clearance/authz/login"
 	"github.com/clearance-gw/clearance/authz/revocation"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/authz/store/sqlite"
+	"github.com/clearance-gw/clearance/authz/websession"
 	"github.com/clearance-gw/clearance/config"
 	"github.com/clearance-gw/clearance/internal/testclock"
 	"github.com/clearance-gw/clearance/internal/testlog"
@@ -93,8 +95,11 @@ type fixture struct {
 	ts      *httptest.Server
 	logs    *testlog.Buffer
 	storeOf func(issuer.Store) issuer.Store // wraps the store given to the server
-	// throttle, when set, limits failed password attempts.
-	throttle issuer.Throttle
+	// throttle, when set, counts the login attempts of the server's
+	// authz/login (else its defaults).
+	throttle *websession.Throttle
+	// login, when set, is the server's Authenticator (over throttle).
+	login issuer.Authenticator
 }
 
 type option func(*fixture)
@@ -157,8 +162,14 @@ func (fx *fixture) start() {
 	if fx.storeOf != nil {
 		is = fx.storeOf(st)
 	}
-	fx.srv, err = issuer.New(fx.cfg, is, fx.keys, issuer.Options{Now: fx.clock.Now, Logger: logger,
-		Metrics: issuer.NewMetrics(fx.reg), Revocations: fx.revs, Throttle: fx.throttle})
+	opts := issuer.Options{Now: fx.clock.Now, Logger: logger, Metrics: issuer.NewMetrics(fx.reg), Revocations: fx.revs}
+	opts.UserAuth = fx.login
+	if fx.throttle != nil && fx.login == nil {
+		if opts.UserAuth, err = login.New(is, login.Options{Throttle: fx.throttle}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fx.srv, err = issuer.New(fx.cfg, is, fx.keys, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

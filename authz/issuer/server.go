@@ -14,16 +14,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
+	"github.com/clearance-gw/clearance/authz/login"
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
+	"github.com/clearance-gw/clearance/internal/clientip"
 )
 
 // Store is the part of the store the issuer uses.
@@ -57,18 +59,21 @@ type Options struct {
 	Logger      *slog.Logger     // discarded when nil
 	Metrics     *Metrics         // none when nil
 	Revocations Revocations      // required for revocations to reach the proxy at once
-	// Throttle limits failed password attempts of the password, a2a and
-	// admin grants; nil means no limit. The wiring passes the portal's
-	// login throttle so both count against the same user and address.
-	Throttle Throttle
+	// UserAuth checks the passwords of the password, a2a and admin
+	// grants. The wiring passes the portal's, so both count attempts
+	// against the same user and address; a private one (authz/login
+	// defaults) when nil.
+	UserAuth Authenticator
+	// ClientAddr is the client address of a request, for the login
+	// throttle (clientip.Resolver.Addr); the connection's peer when nil.
+	ClientAddr func(r *http.Request) netip.Addr
 }
 
-// Throttle counts failed logins per user and per address
-// (websession.Throttle implements it).
-type Throttle interface {
-	RetryAfter(user, addr string) time.Duration
-	Fail(user, addr string)
-	Reset(user string)
+// Authenticator checks a user's password for a client address
+// (authz/login.Authenticator implements it). Its failures are the
+// authz/login error values.
+type Authenticator interface {
+	Login(ctx context.Context, user, password string, addr netip.Addr) (store.User, error)
 }
 
 // Server is the authorization server.
@@ -80,14 +85,9 @@ type Server struct {
 	log      *slog.Logger
 	metrics  *Metrics
 	revs     Revocations
-	throttle Throttle
+	userAuth Authenticator
+	clientIP func(r *http.Request) netip.Addr
 	grants   map[string]Grant
-
-	// dummyHash is checked against for unknown users, so a wrong user
-	// name costs what a wrong password does (no user enumeration by
-	// timing). Made on first use.
-	dummyOnce sync.Once
-	dummyHash string
 }
 
 // New returns a Server issuing tokens for cfg, signed by keys.
@@ -95,9 +95,20 @@ func New(cfg *config.Config, st Store, keys *Keyring, opts Options) (*Server, er
 	if cfg == nil || st == nil || keys == nil {
 		return nil, errors.New("issuer: config, store and keyring are required")
 	}
-	s := &Server{st: st, keys: keys, now: opts.Now, log: opts.Logger, metrics: opts.Metrics, revs: opts.Revocations, throttle: opts.Throttle}
+	s := &Server{st: st, keys: keys, now: opts.Now, log: opts.Logger, metrics: opts.Metrics, revs: opts.Revocations,
+		userAuth: opts.UserAuth, clientIP: opts.ClientAddr}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.userAuth == nil {
+		a, err := login.New(st, login.Options{Now: s.now})
+		if err != nil {
+			return nil, err
+		}
+		s.userAuth = a
+	}
+	if s.clientIP == nil {
+		s.clientIP = clientip.Peer
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -1,11 +1,18 @@
 package issuer_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/clearance-gw/clearance/authz/login"
+	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/authz/websession"
 )
 
@@ -41,5 +48,58 @@ func TestPasswordGuessingIsThrottled(t *testing.T) {
 	fx.clock.Advance(16 * time.Minute)
 	if r := try(alicePassword); r.status != 200 {
 		t.Errorf("after the window: %d %s", r.status, r.raw)
+	}
+}
+
+// loginAnswer is an Authenticator that answers every login with err.
+type loginAnswer struct{ err error }
+
+func (l loginAnswer) Login(context.Context, string, string, netip.Addr) (store.User, error) {
+	return store.User{}, l.err
+}
+
+// TestLoginFailuresAtTheTokenEndpoint: each authz/login failure has one
+// answer at the token endpoint, whichever grant took the password.
+func TestLoginFailuresAtTheTokenEndpoint(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		err        error
+		status     int
+		code       string
+		retryAfter string
+	}{
+		{"wrong password", login.ErrInvalidCredentials, 400, "invalid_grant", ""},
+		{"throttled", &login.ThrottledError{RetryAfter: 90*time.Second + time.Millisecond}, 429, "invalid_grant", "91"},
+		{"no hashing slot in time", login.ErrBusy, 503, "temporarily_unavailable", "2"},
+		{"corrupt stored hash", fmt.Errorf("%w: user %q: bad salt", login.ErrCorruptHash, "alice"), 500, "server_error", ""},
+		{"store failure", errors.New("get user: database is down"), 500, "server_error", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newFixture(t, func(f *fixture) { f.login = loginAnswer{tt.err} })
+			for _, grant := range []string{"password", "a2a", "admin"} {
+				r := fx.form(url.Values{"grant_type": {grant}, "username": {"alice"}, "password": {"pw"}, "subject": {"alice"}},
+					"Authorization", basic("app", appSecret))
+				if r.status != tt.status || r.str("error") != tt.code || r.header.Get("Retry-After") != tt.retryAfter {
+					t.Errorf("%s grant: %d %s (Retry-After %q), want %d %s (Retry-After %q)",
+						grant, r.status, r.raw, r.header.Get("Retry-After"), tt.status, tt.code, tt.retryAfter)
+				}
+			}
+		})
+	}
+}
+
+// TestCorruptHashIsAServerError: a user whose stored hash cannot be read
+// gets 500 (and the log says why), not "wrong password".
+func TestCorruptHashIsAServerError(t *testing.T) {
+	fx := newFixture(t)
+	if err := fx.st.CreateUser(t.Context(), store.User{Name: "mallory", PasswordHash: "$argon2id$v=19$bogus", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	r := fx.form(url.Values{"grant_type": {"password"}, "username": {"mallory"}, "password": {"pw"}}, "Authorization", basic("app", appSecret))
+	if r.status != 500 || r.str("error") != "server_error" {
+		t.Fatalf("%d %s, want 500 server_error", r.status, r.raw)
+	}
+	if !strings.Contains(fx.logs.String(), "stored password hash is malformed") {
+		t.Errorf("the log does not name the corrupt hash:\n%s", fx.logs.String())
 	}
 }

@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/clearance-gw/clearance/authz/entitlement"
+	"github.com/clearance-gw/clearance/authz/login"
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
@@ -35,7 +36,7 @@ type tokenRequest struct {
 	client store.Client
 	params params
 	now    time.Time
-	addr   string // the caller's address, for the password throttle
+	addr   netip.Addr // the client's address, for the login throttle
 }
 
 // tokenResponse is the RFC 6749 §5.1 body, plus what the log line names.
@@ -81,7 +82,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(ctx, w, "token request", err, attrs...)
 		return
 	}
-	req := &tokenRequest{cfg: cfg, grant: gt, client: client, params: p, now: s.now().UTC().Truncate(time.Second), addr: remoteHost(r)}
+	req := &tokenRequest{cfg: cfg, grant: gt, client: client, params: p, now: s.now().UTC().Truncate(time.Second), addr: s.clientIP(r)}
 	resp, err := g.Issue(ctx, req)
 	if err != nil {
 		s.writeError(ctx, w, "token request", err, attrs...)
@@ -312,8 +313,9 @@ func (s *Server) plainToken(req *tokenRequest, subject, scope string, ttl time.D
 	return &tokenResponse{AccessToken: signed, ExpiresIn: seconds(ttl), Scope: scope, subject: subject}, nil
 }
 
-// authenticateUser checks the username and password parameters. Failed
-// attempts are throttled per user and per address (the portal's login
+// authenticateUser checks the username and password parameters with the
+// gateway's one login (authz/login): attempts are counted per user and
+// per client address before the password is hashed (the portal's sign-in
 // counts against the same limits), so the password-taking grants cannot be
 // used to guess passwords.
 func (s *Server) authenticateUser(ctx context.Context, req *tokenRequest) (store.User, error) {
@@ -322,52 +324,31 @@ func (s *Server) authenticateUser(ctx context.Context, req *tokenRequest) (store
 	if name == "" || pw == "" {
 		return store.User{}, ErrInvalidRequest.WithDescription("username and password are required")
 	}
-	if s.throttle != nil {
-		if wait := s.throttle.RetryAfter(name, req.addr); wait > 0 {
-			secs := int((wait + time.Second - 1) / time.Second)
-			e := ErrTooManyAttempts.WithDescription(fmt.Sprintf("too many failed logins: try again in %d seconds", secs))
-			e.RetryAfter = secs
-			return store.User{}, e
-		}
-	}
-	u, err := s.checkPassword(ctx, name, pw)
-	if s.throttle != nil {
-		switch {
-		case errors.Is(err, ErrInvalidGrant):
-			s.throttle.Fail(name, req.addr)
-		case err == nil:
-			s.throttle.Reset(name)
-		}
-	}
-	return u, err
-}
-
-func (s *Server) checkPassword(ctx context.Context, name, pw string) (store.User, error) {
-	u, err := s.st.GetUser(ctx, name)
-	if errors.Is(err, store.ErrNotFound) {
-		s.dummyOnce.Do(func() { s.dummyHash, _ = secret.HashPassword("unknown user") })
-		_, _ = secret.VerifyPassword(s.dummyHash, pw)
-		return u, ErrInvalidGrant.WithDescription("wrong username or password")
-	}
+	u, err := s.userAuth.Login(ctx, name, pw, req.addr)
 	if err != nil {
-		return u, fmt.Errorf("get user: %w", err)
-	}
-	ok, err := secret.VerifyPassword(u.PasswordHash, pw)
-	if err != nil {
-		return u, fmt.Errorf("verify password of %q: %w", name, err)
-	}
-	if !ok {
-		return u, ErrInvalidGrant.WithDescription("wrong username or password")
+		return store.User{}, loginError(err)
 	}
 	return u, nil
 }
 
-// remoteHost is the host part of the request's remote address.
-func remoteHost(r *http.Request) string {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
+// loginError maps a failed login to the token endpoint's answer: the one
+// place the token endpoint reads authz/login's errors. A corrupt stored
+// hash or a store failure is a server error (500, logged by writeError).
+func loginError(err error) error {
+	var te *login.ThrottledError
+	switch {
+	case errors.Is(err, login.ErrInvalidCredentials):
+		return ErrInvalidGrant.WithDescription("wrong username or password")
+	case errors.As(err, &te):
+		e := ErrTooManyAttempts.WithDescription(fmt.Sprintf("too many login attempts: try again in %d seconds", te.Seconds()))
+		e.RetryAfter = te.Seconds()
+		return e
+	case errors.Is(err, login.ErrBusy):
+		e := ErrTemporarilyUnavailable.WithDescription("too many logins at once: try again in a moment")
+		e.RetryAfter = login.BusyRetryAfter
+		return e
 	}
-	return r.RemoteAddr
+	return fmt.Errorf("check password: %w", err)
 }
 
 func seconds(d time.Duration) int64 { return int64(d / time.Second) }

@@ -3,13 +3,14 @@ package portal
 import (
 	"encoding/json"
 	"errors"
-	"math"
+	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 
-	"github.com/clearance-gw/clearance/authz/secret"
+	"github.com/clearance-gw/clearance/authz/login"
 	"github.com/clearance-gw/clearance/authz/store"
 )
 
@@ -64,54 +65,42 @@ func (p *Portal) serveLogin(w http.ResponseWriter, r *http.Request) {
 	next := p.safeNext(r.PostFormValue("next"))
 	page := loginPage{Next: next, User: user, Context: p.loginContext(next)}
 	addr := p.addr(r)
-	if wait := p.throttle.RetryAfter(user, addr); wait > 0 {
-		p.log.InfoContext(r.Context(), "login throttled", "user", user, "addr", addr)
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		page.Error = "Too many failed sign-in attempts. Wait a few minutes and try again."
-		p.render(w, r, http.StatusTooManyRequests, "login", view{Title: "Sign in", Page: page}, "")
-		return
-	}
-	ok, err := p.checkPassword(r, user, pw)
+	u, err := p.userAuth.Login(r.Context(), user, pw, addr)
 	if err != nil {
+		p.loginFailed(w, r, page, addr, err)
+		return
+	}
+	if _, err := p.cookies.Login(w, u.Name); err != nil {
 		p.serverError(w, r, err)
 		return
 	}
-	if !ok {
-		p.throttle.Fail(user, addr)
-		p.log.InfoContext(r.Context(), "login failed", "user", user, "addr", addr)
-		page.Error = "Wrong user name or password."
-		p.render(w, r, http.StatusUnauthorized, "login", view{Title: "Sign in", Page: page}, "")
-		return
-	}
-	p.throttle.Reset(user)
-	if _, err := p.cookies.Login(w, user); err != nil {
-		p.serverError(w, r, err)
-		return
-	}
-	p.log.InfoContext(r.Context(), "login", "user", user, "addr", addr)
+	p.log.InfoContext(r.Context(), "login", "user", u.Name, "addr", addr.String())
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// checkPassword verifies a login; an unknown user costs the same password
-// hash as a known one, so timing does not tell them apart.
-func (p *Portal) checkPassword(r *http.Request, user, pw string) (bool, error) {
-	if user == "" || pw == "" {
-		return false, nil
+// loginFailed answers a sign-in that failed: the one place the portal (and
+// so the authorization endpoint, whose users sign in here) reads
+// authz/login's errors.
+func (p *Portal) loginFailed(w http.ResponseWriter, r *http.Request, page loginPage, addr netip.Addr, err error) {
+	var te *login.ThrottledError
+	switch {
+	case errors.Is(err, login.ErrInvalidCredentials):
+		p.log.InfoContext(r.Context(), "login failed", "user", page.User, "addr", addr.String())
+		page.Error = "Wrong user name or password."
+		p.render(w, r, http.StatusUnauthorized, "login", view{Title: "Sign in", Page: page}, "")
+	case errors.As(err, &te):
+		p.log.InfoContext(r.Context(), "login throttled", "user", page.User, "addr", addr.String())
+		w.Header().Set("Retry-After", strconv.Itoa(te.Seconds()))
+		page.Error = "Too many failed sign-in attempts. Wait a few minutes and try again."
+		p.render(w, r, http.StatusTooManyRequests, "login", view{Title: "Sign in", Page: page}, "")
+	case errors.Is(err, login.ErrBusy):
+		p.log.WarnContext(r.Context(), "login refused: no password check could start in time", "user", page.User, "addr", addr.String())
+		w.Header().Set("Retry-After", strconv.Itoa(login.BusyRetryAfter))
+		p.message(w, r, http.StatusServiceUnavailable, "", "Busy",
+			"Too many people are signing in right now. Please try again in a moment.")
+	default: // a corrupt stored hash, a store failure: logged as a server error
+		p.serverError(w, r, fmt.Errorf("login of %q: %w", page.User, err))
 	}
-	u, err := p.st.GetUser(r.Context(), user)
-	if errors.Is(err, store.ErrNotFound) {
-		secret.VerifyPassword(p.dummyPW(), pw)
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	ok, err := secret.VerifyPassword(u.PasswordHash, pw)
-	if err != nil {
-		p.log.ErrorContext(r.Context(), "stored password hash is malformed", "user", user, "err", err)
-		return false, nil
-	}
-	return ok, nil
 }
 
 func (p *Portal) serveLogout(w http.ResponseWriter, r *http.Request) {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/clearance-gw/clearance/authz/entitlement"
+	"github.com/clearance-gw/clearance/authz/login"
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/authz/store/sqlite"
@@ -164,9 +165,13 @@ func newEnv(t testing.TB, mutate ...func(*Options)) *env {
 	e := &env{t: t, st: st, clk: clk, cookies: codec,
 		minter:  &fakeMinter{st: st, now: clk.Now},
 		revoker: &fakeRevoker{st: st, now: clk.Now}}
+	auth, err := login.New(st, login.Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := Options{
 		Now: clk.Now, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), Cookies: codec,
-		Throttle: websession.NewThrottle(websession.ThrottleOptions{Now: clk.Now}),
+		UserAuth: auth,
 		Minter:   e.minter, Revoker: e.revoker, Entitlements: testEntitlements{st: st, cfg: entitlementConfig()},
 		AuthorizePath: "/authorize", Issuer: "http://gateway.test", CodeTTL: 5 * time.Minute,
 	}

@@ -21,19 +21,19 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/clearance-gw/clearance/authz/entitlement"
-	"github.com/clearance-gw/clearance/authz/secret"
+	"github.com/clearance-gw/clearance/authz/login"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/authz/websession"
 	"github.com/clearance-gw/clearance/config"
+	"github.com/clearance-gw/clearance/internal/clientip"
 )
 
 //go:embed templates/*.html
@@ -105,13 +105,13 @@ const maxBody = 64 << 10
 
 // Options configure a Portal. Cookies is required.
 type Options struct {
-	Now      func() time.Time     // time.Now when nil
-	Logger   *slog.Logger         // discarded when nil
-	Cookies  *websession.Codec    // session cookies and CSRF tokens
-	Throttle *websession.Throttle // failed-login throttle; a default one when nil
-	Minter   Minter               // a2a tokens and the implicit grant; without it both are off
-	Revoker  Revoker              // revokes sessions and deletes clients, everywhere at once; required
-	Grants   []string             // grants a portal user may enable; DefaultGrants() when nil
+	Now      func() time.Time  // time.Now when nil
+	Logger   *slog.Logger      // discarded when nil
+	Cookies  *websession.Codec // session cookies and CSRF tokens
+	UserAuth Authenticator     // checks sign-ins; authz/login with its defaults when nil
+	Minter   Minter            // a2a tokens and the implicit grant; without it both are off
+	Revoker  Revoker           // revokes sessions and deletes clients, everywhere at once; required
+	Grants   []string          // grants a portal user may enable; DefaultGrants() when nil
 	// Entitlements says which scopes a user may give their portal clients
 	// and which a client may be issued; when nil, no one is entitled to any
 	// scope (portal clients get none) and operator clients are not limited.
@@ -121,10 +121,17 @@ type Options struct {
 	AuthorizePath string
 	Issuer        string        // the issuer URL, shown on pages
 	CodeTTL       time.Duration // life of an authorization code; DefaultCodeTTL when zero
-	// ClientAddr names the remote address used to throttle logins; the
-	// host of RemoteAddr (IPv6 by /64) when nil. Set it when the gateway
-	// sits behind a trusted proxy.
-	ClientAddr func(r *http.Request) string
+	// ClientAddr is the client address of a request, for the login
+	// throttle (clientip.Resolver.Addr, which knows the trusted proxies);
+	// the connection's peer when nil.
+	ClientAddr func(r *http.Request) netip.Addr
+}
+
+// Authenticator checks a user's password for a client address
+// (authz/login.Authenticator implements it). Its failures are the
+// authz/login error values.
+type Authenticator interface {
+	Login(ctx context.Context, user, password string, addr netip.Addr) (store.User, error)
 }
 
 // Portal serves the developer portal and the authorization endpoint.
@@ -133,7 +140,7 @@ type Portal struct {
 	now      func() time.Time
 	log      *slog.Logger
 	cookies  *websession.Codec
-	throttle *websession.Throttle
+	userAuth Authenticator
 	minter   Minter
 	revoker  Revoker
 	grants   []string
@@ -141,12 +148,11 @@ type Portal struct {
 	authPath string
 	issuer   string
 	codeTTL  time.Duration
-	addr     func(r *http.Request) string
+	addr     func(r *http.Request) netip.Addr
 
-	pages   map[string]*template.Template
-	assets  map[string]asset
-	mux     *http.ServeMux
-	dummyPW func() string // a password hash to verify against for unknown users
+	pages  map[string]*template.Template
+	assets map[string]asset
+	mux    *http.ServeMux
 }
 
 type asset struct {
@@ -168,7 +174,7 @@ func New(st Store, opts Options) (*Portal, error) {
 		return nil, errors.New("portal: store, cookie codec and revoker are required")
 	}
 	p := &Portal{
-		st: st, now: opts.Now, log: opts.Logger, cookies: opts.Cookies, throttle: opts.Throttle,
+		st: st, now: opts.Now, log: opts.Logger, cookies: opts.Cookies, userAuth: opts.UserAuth,
 		minter: opts.Minter, revoker: opts.Revoker, grants: opts.Grants, ents: opts.Entitlements,
 		authPath: opts.AuthorizePath, issuer: opts.Issuer, codeTTL: opts.CodeTTL, addr: opts.ClientAddr,
 	}
@@ -179,8 +185,12 @@ func New(st Store, opts Options) (*Portal, error) {
 		p.log = slog.New(slog.DiscardHandler)
 	}
 	p.log = p.log.With("component", "portal")
-	if p.throttle == nil {
-		p.throttle = websession.NewThrottle(websession.ThrottleOptions{Now: p.now})
+	if p.userAuth == nil {
+		a, err := login.New(st, login.Options{Now: p.now})
+		if err != nil {
+			return nil, err
+		}
+		p.userAuth = a
 	}
 	if p.grants == nil {
 		p.grants = DefaultGrants()
@@ -215,15 +225,8 @@ func New(st Store, opts Options) (*Portal, error) {
 		p.codeTTL = DefaultCodeTTL
 	}
 	if p.addr == nil {
-		p.addr = remoteAddr
+		p.addr = clientip.Peer
 	}
-	p.dummyPW = sync.OnceValue(func() string {
-		h, err := secret.HashPassword("clearance: no such user")
-		if err != nil {
-			return ""
-		}
-		return h
-	})
 	if err := p.loadAssets(); err != nil {
 		return nil, err
 	}
@@ -463,23 +466,6 @@ func (p *Portal) signedIn(r *http.Request) (string, bool, error) {
 		return "", false, nil
 	}
 	return s.User, true, nil
-}
-
-// remoteAddr is the host of r.RemoteAddr; IPv6 addresses are reduced to
-// their /64, which one client usually holds whole.
-func remoteAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip := net.ParseIP(host)
-	if ip == nil {
-		return host
-	}
-	if ip.To4() == nil {
-		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
-	}
-	return ip.String()
 }
 
 // noEntitlements is the rule under a config that entitles no one: portal

@@ -3,22 +3,28 @@ package websession
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
+
+// fail reserves an attempt and leaves it counted, as a wrong password does.
+func fail(t *testing.T, th *Throttle, user, addr string) {
+	t.Helper()
+	if _, wait := th.Reserve(user, addr); wait > 0 {
+		t.Fatalf("attempt for %s from %s refused (retry after %v)", user, addr, wait)
+	}
+}
 
 func TestThrottleLimitsPerUserAndPerAddress(t *testing.T) {
 	clk := newClock()
 	th := NewThrottle(ThrottleOptions{Max: 3, Window: 10 * time.Minute, Now: clk.Now})
 
-	for i := range 3 {
-		if !th.Allow("alice", "10.0.0.1") {
-			t.Fatalf("attempt %d refused", i+1)
-		}
-		th.Fail("alice", "10.0.0.1")
+	for range 3 {
+		fail(t, th, "alice", "10.0.0.1")
 	}
-	if th.Allow("alice", "10.0.0.1") {
-		t.Fatal("fourth attempt allowed")
+	if _, wait := th.Reserve("alice", "10.0.0.1"); wait != 10*time.Minute {
+		t.Fatalf("fourth attempt: wait %v, want the whole window", wait)
 	}
 	t.Run("the user is limited from another address", func(t *testing.T) {
 		if th.Allow("alice", "10.0.0.2") {
@@ -35,8 +41,17 @@ func TestThrottleLimitsPerUserAndPerAddress(t *testing.T) {
 			t.Fatal("refused")
 		}
 	})
-	t.Run("retry after counts down to the oldest failure leaving the window", func(t *testing.T) {
-		if got := th.RetryAfter("alice", "10.0.0.9"); got != 10*time.Minute {
+	t.Run("a refused attempt is not counted", func(t *testing.T) {
+		for range 10 {
+			th.Reserve("carol", "10.0.0.1") // refused: the address is full
+		}
+		if !th.Allow("carol", "10.0.0.3") {
+			t.Fatal("refused attempts counted against the user")
+		}
+	})
+	t.Run("retry after counts down to the oldest attempt leaving the window", func(t *testing.T) {
+		clk.Advance(4 * time.Minute)
+		if got := th.RetryAfter("alice", "10.0.0.9"); got != 6*time.Minute {
 			t.Fatalf("RetryAfter = %v", got)
 		}
 	})
@@ -45,17 +60,17 @@ func TestThrottleLimitsPerUserAndPerAddress(t *testing.T) {
 func TestThrottleWindowSlides(t *testing.T) {
 	clk := newClock()
 	th := NewThrottle(ThrottleOptions{Max: 2, Window: time.Minute, Now: clk.Now})
-	th.Fail("alice", "a")
+	fail(t, th, "alice", "a")
 	clk.Advance(30 * time.Second)
-	th.Fail("alice", "a")
+	fail(t, th, "alice", "a")
 	steps := []struct {
 		name    string
 		advance time.Duration
 		allowed bool
 	}{
-		{"both failures in the window", 0, false},
+		{"both attempts in the window", 0, false},
 		{"one second before the first leaves", 29 * time.Second, false},
-		{"the first failure left the window", time.Second, true},
+		{"the first attempt left the window", time.Second, true},
 	}
 	for _, s := range steps {
 		clk.Advance(s.advance)
@@ -63,34 +78,55 @@ func TestThrottleWindowSlides(t *testing.T) {
 			t.Fatalf("%s: Allow = %v", s.name, got)
 		}
 	}
-	th.Fail("alice", "a") // ring overwrites the oldest
+	fail(t, th, "alice", "a") // the expired attempt makes room
 	if th.Allow("alice", "a") {
-		t.Fatal("allowed right after a new failure filled the window again")
+		t.Fatal("allowed right after a new attempt filled the window again")
 	}
 	clk.Advance(30 * time.Second)
 	if !th.Allow("alice", "a") {
-		t.Fatal("refused after the second failure left the window")
+		t.Fatal("refused after the second attempt left the window")
 	}
 }
 
-func TestThrottleResetClearsUserOnly(t *testing.T) {
+func TestThrottleSucceededForgetsTheUserAndGivesTheAttemptBack(t *testing.T) {
+	clk := newClock()
+	th := NewThrottle(ThrottleOptions{Max: 2, Now: clk.Now})
+	fail(t, th, "alice", "a")
+	r, wait := th.Reserve("alice", "a")
+	if wait > 0 {
+		t.Fatal("second attempt refused")
+	}
+	th.Succeeded(r)
+	if !th.Allow("alice", "b") {
+		t.Fatal("user still limited after a successful login")
+	}
+	// The address keeps the failed attempt but not the successful one.
+	fail(t, th, "carol", "a")
+	if th.Allow("dave", "a") {
+		t.Fatal("the address forgot its failed attempt")
+	}
+}
+
+func TestThrottleCancelGivesTheAttemptBack(t *testing.T) {
 	clk := newClock()
 	th := NewThrottle(ThrottleOptions{Max: 1, Now: clk.Now})
-	th.Fail("alice", "a")
-	th.Reset("alice")
-	if !th.Allow("alice", "b") {
-		t.Fatal("user still limited after Reset")
+	r, _ := th.Reserve("alice", "a")
+	if th.Allow("alice", "b") || th.Allow("bob", "a") {
+		t.Fatal("a reserved attempt is not counted")
 	}
-	if th.Allow("carol", "a") {
-		t.Fatal("Reset cleared the address too")
+	th.Cancel(r)
+	if !th.Allow("alice", "a") {
+		t.Fatal("a cancelled attempt still counts")
 	}
+	th.Cancel(Reservation{}) // a refused reservation settles to nothing
+	th.Succeeded(Reservation{})
 }
 
 func TestThrottleMemoryIsBounded(t *testing.T) {
 	clk := newClock()
 	th := NewThrottle(ThrottleOptions{Max: 1, Size: 100, Now: clk.Now})
 	for i := range 1000 {
-		th.Fail(fmt.Sprint("user", i), fmt.Sprint("addr", i))
+		fail(t, th, fmt.Sprint("user", i), fmt.Sprint("addr", i))
 	}
 	if th.users.Len() != 100 || th.addrs.Len() != 100 {
 		t.Fatalf("kept %d users, %d addresses", th.users.Len(), th.addrs.Len())
@@ -98,6 +134,42 @@ func TestThrottleMemoryIsBounded(t *testing.T) {
 	// The most recent stay limited, the oldest were forgotten.
 	if th.Allow("user999", "x") || !th.Allow("user0", "y") {
 		t.Fatal("LRU kept the wrong keys")
+	}
+	if a := mustPeek(t, th, "user999"); len(a.at) > 1 {
+		t.Fatalf("a key keeps %d times, more than Max", len(a.at))
+	}
+}
+
+func mustPeek(t *testing.T, th *Throttle, user string) *attempts {
+	t.Helper()
+	a, ok := th.users.Peek(key("user", user))
+	if !ok {
+		t.Fatalf("%s not kept", user)
+	}
+	return a
+}
+
+// TestThrottleReservationsUnderConcurrency: of many concurrent attempts
+// for one user, exactly Max are reserved; the rest are refused without
+// being counted.
+func TestThrottleReservationsUnderConcurrency(t *testing.T) {
+	clk := newClock()
+	th := NewThrottle(ThrottleOptions{Max: 5, Now: clk.Now})
+	var reserved atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for g := range 50 {
+		wg.Go(func() {
+			<-start
+			if _, wait := th.Reserve("alice", fmt.Sprint("addr", g)); wait == 0 {
+				reserved.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if n := reserved.Load(); n != 5 {
+		t.Fatalf("%d of 50 concurrent attempts reserved, want exactly 5", n)
 	}
 }
 
@@ -108,17 +180,25 @@ func TestThrottleConcurrentUse(t *testing.T) {
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 100 {
-				th.Fail("alice", fmt.Sprint(g))
+				th.Reserve("alice", fmt.Sprint(g))
 				th.Allow("alice", fmt.Sprint(i))
-				if i%10 == 0 {
-					th.Reset("bob")
+				switch i % 10 {
+				case 0:
+					b, _ := th.Reserve("bob", "x")
+					th.Succeeded(b)
+				case 1:
+					c, _ := th.Reserve("carol", "y")
+					th.Cancel(c)
 				}
 			}
 		})
 	}
 	wg.Wait()
-	// Exactly 800 failures were recorded, the limit: none was lost.
+	// Exactly 800 attempts were counted, the limit: none was lost.
 	if th.Allow("alice", "z") {
-		t.Fatal("800 concurrent failures did not reach a limit of 800")
+		t.Fatal("800 concurrent attempts did not reach a limit of 800")
+	}
+	if !th.Allow("carol", "q") {
+		t.Fatal("cancelled attempts were kept")
 	}
 }

@@ -128,6 +128,8 @@ var b64 = base64.RawURLEncoding
 type gatewayOptions struct {
 	extraRoutes string // YAML list items appended to routes
 	debugLog    bool   // log at debug level
+	// trustedProxies is server.trusted_proxies (none when empty).
+	trustedProxies []string
 }
 
 // gateway is "clearance serve" running in-process.
@@ -179,10 +181,11 @@ trusted_issuers:
     jwks_url: %s/jwks.json
     audience: %s
     algorithms: [EdDSA]
-server: {shutdown_grace: 2s}
+server: {shutdown_grace: 2s, trusted_proxies: %s}
 log: {level: %s}
 `, gatewayIssuer, filepath.Join(dir, "clearance.db"), up.srv.URL, up.srv.URL, up.srv.URL, up.srv.URL,
-		opts.extraRoutes, ext.URL, ext.JWKSURL, extAudience, map[bool]string{true: "debug", false: "info"}[opts.debugLog])
+		opts.extraRoutes, ext.URL, ext.JWKSURL, extAudience, mustJSON(t, append([]string{}, opts.trustedProxies...)),
+		map[bool]string{true: "debug", false: "info"}[opts.debugLog])
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/clearance-gw/clearance/authz/issuer"
+	"github.com/clearance-gw/clearance/authz/login"
 	"github.com/clearance-gw/clearance/authz/portal"
 	"github.com/clearance-gw/clearance/authz/revocation"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/authz/websession"
 	"github.com/clearance-gw/clearance/config"
+	"github.com/clearance-gw/clearance/internal/clientip"
 )
 
 // cookieKey derives the portal's cookie-signing key from the key-encryption
@@ -26,7 +28,7 @@ func cookieKey(kek []byte) []byte {
 }
 
 // newPortal builds the developer portal and the /authorize pages.
-func newPortal(cfg *config.Config, st store.Store, iss *issuer.Server, revs *revocation.Set, throttle *websession.Throttle, kek []byte, env Env, logger *slog.Logger) (*portal.Portal, error) {
+func newPortal(cfg *config.Config, st store.Store, iss *issuer.Server, revs *revocation.Set, users *login.Authenticator, ips *clientip.Resolver, kek []byte, env Env, logger *slog.Logger) (*portal.Portal, error) {
 	cookies, err := websession.New(cookieKey(kek), websession.Options{
 		Secure: strings.HasPrefix(cfg.Issuer, "https://"),
 		Now:    env.Now,
@@ -40,7 +42,8 @@ func newPortal(cfg *config.Config, st store.Store, iss *issuer.Server, revs *rev
 		Now:           env.Now,
 		Logger:        logger.With("component", "portal"),
 		Cookies:       cookies,
-		Throttle:      throttle,
+		UserAuth:      users,
+		ClientAddr:    ips.Addr,
 		Minter:        portalMinter{iss},
 		Revoker:       revoker,
 		Entitlements:  iss,

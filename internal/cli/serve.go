@@ -20,10 +20,11 @@ import (
 
 	"github.com/clearance-gw/clearance/authz"
 	"github.com/clearance-gw/clearance/authz/issuer"
+	"github.com/clearance-gw/clearance/authz/login"
 	"github.com/clearance-gw/clearance/authz/revocation"
 	"github.com/clearance-gw/clearance/authz/store"
-	"github.com/clearance-gw/clearance/authz/websession"
 	"github.com/clearance-gw/clearance/config"
+	"github.com/clearance-gw/clearance/internal/clientip"
 	"github.com/clearance-gw/clearance/internal/periodic"
 	"github.com/clearance-gw/clearance/proxy"
 )
@@ -124,6 +125,7 @@ type gateway struct {
 	issuer  *issuer.Server
 	proxy   *proxy.Handler
 	pm      *proxy.Metrics
+	ips     *clientip.Resolver
 	handler http.Handler
 	admin   http.Handler
 	closers []func()
@@ -196,21 +198,32 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 			logger.Error("signing keys refused by the guard", "error", err)
 		}
 	})
-	// One throttle of failed logins for the portal and the password grants.
-	throttle := websession.NewThrottle(websession.ThrottleOptions{Now: env.Now})
+	// One client-address rule (server.trusted_proxies) for the login
+	// throttle and the access log, and one login for the portal (and so
+	// /authorize) and the password-taking grants: one throttle, one pool.
+	trusted, err := clientip.Parse(cfg.Server.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
+	}
+	g.ips = clientip.NewResolver(trusted)
+	users, err := login.New(st, login.Options{Now: env.Now})
+	if err != nil {
+		return nil, err
+	}
 	iss, err := issuer.New(cfg, st, keys, issuer.Options{
 		Now:         env.Now,
 		Logger:      logger,
 		Metrics:     issuer.NewMetrics(reg),
 		Revocations: revs,
-		Throttle:    throttle,
+		UserAuth:    users,
+		ClientAddr:  g.ips.Addr,
 	})
 	if err != nil {
 		return nil, err
 	}
 	g.issuer = iss
 
-	pt, err := newPortal(cfg, st, iss, revs, throttle, kek, env, logger)
+	pt, err := newPortal(cfg, st, iss, revs, users, g.ips, kek, env, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -226,6 +239,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 		Now:           env.Now,
 		Endpoints:     append(eps, subscriptionEndpoints(cfg, guard, subs, logger)...),
 		OriginAllowed: origins.RouteAllows,
+		ClientAddr:    g.ips.Addr,
 	})
 	if err != nil {
 		return nil, err
@@ -276,6 +290,10 @@ func (g *gateway) reload(path string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	cfg, err := config.Load(path, g.env.LookupEnv)
+	var trusted *clientip.Trusted
+	if err == nil {
+		trusted, err = clientip.Parse(cfg.Server.TrustedProxies)
+	}
 	if err == nil {
 		err = g.guard.Update(cfg)
 	}
@@ -284,6 +302,7 @@ func (g *gateway) reload(path string) {
 	}
 	if err == nil {
 		g.issuer.Update(cfg)
+		g.ips.Set(trusted)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = issuer.UpsertClients(ctx, g.st, cfg)
 		cancel()
