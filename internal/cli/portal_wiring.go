@@ -25,7 +25,10 @@ func cookieKey(kek []byte) []byte {
 	return m.Sum(nil)
 }
 
-// newPortal builds the developer portal and the /authorize pages.
+// newPortal builds the developer portal and the /authorize pages for cfg.
+// A portal is an immutable value: a reload builds a new one (sharing the
+// login throttle, the store and the cookie key) and the proxy swaps its
+// routes in with the config's.
 func newPortal(cfg *config.Config, st store.Store, iss *issuer.Server, revs *revocation.Set, throttle *websession.Throttle, kek []byte, env Env, logger *slog.Logger) (*portal.Portal, error) {
 	cookies, err := websession.New(cookieKey(kek), websession.Options{
 		Secure: strings.HasPrefix(cfg.Issuer, "https://"),
@@ -36,7 +39,7 @@ func newPortal(cfg *config.Config, st store.Store, iss *issuer.Server, revs *rev
 	}
 	return portal.New(st, portal.Options{
 		Now:           env.Now,
-		Logger:        logger.With("component", "portal"),
+		Logger:        logger,
 		Cookies:       cookies,
 		Throttle:      throttle,
 		Minter:        portalMinter{iss},

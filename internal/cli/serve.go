@@ -45,11 +45,12 @@ server.shutdown_grace).`)
 	if err != nil {
 		return err
 	}
-	logger := newLogger(c.env.Stderr, cfg.Log)
+	logger, level := newLeveledLogger(c.env.Stderr, cfg.Log)
 	g, err := newGateway(ctx, cfg, c.env, logger)
 	if err != nil {
 		return err
 	}
+	g.level = level
 	defer g.close()
 
 	pub, err := net.Listen("tcp", cfg.Listen)
@@ -117,7 +118,8 @@ server.shutdown_grace).`)
 type gateway struct {
 	env     Env
 	logger  *slog.Logger
-	mu      sync.Mutex // serialises reloads
+	level   *slog.LevelVar // log.level, which a reload changes; nil: fixed
+	mu      sync.Mutex     // serialises reloads
 	cfg     *config.Config
 	st      store.Store
 	guard   *authz.Guard
@@ -127,6 +129,13 @@ type gateway struct {
 	handler http.Handler
 	admin   http.Handler
 	closers []func()
+
+	// What the portal and the subscriptions endpoint are built from, for
+	// each config.
+	revs     *revocation.Set
+	throttle *websession.Throttle
+	kek      []byte
+	subs     subscriptionSource
 }
 
 // Intervals of the background loops.
@@ -174,14 +183,16 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 		return nil, fmt.Errorf("load revocations: %w", err)
 	}
 
+	g.revs, g.kek = revs, kek
 	am := authz.NewMetrics(reg)
 	subs, err := newSubscriptionSource(cfg, st, env, reg, am)
 	if err != nil {
 		return nil, err
 	}
+	g.subs = subs
 	guard, err := authz.NewGuard(gctx, cfg, authz.Options{
 		Now:           env.Now,
-		Logger:        logger.With("component", "authz"),
+		Logger:        logger,
 		Metrics:       am,
 		Revocations:   revs,
 		Subscriptions: subs,
@@ -197,34 +208,29 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 		}
 	})
 	// One throttle of failed logins for the portal and the password grants.
-	throttle := websession.NewThrottle(websession.ThrottleOptions{Now: env.Now})
+	g.throttle = websession.NewThrottle(websession.ThrottleOptions{Now: env.Now})
 	iss, err := issuer.New(cfg, st, keys, issuer.Options{
 		Now:         env.Now,
 		Logger:      logger,
 		Metrics:     issuer.NewMetrics(reg),
 		Revocations: revs,
-		Throttle:    throttle,
+		Throttle:    g.throttle,
 	})
 	if err != nil {
 		return nil, err
 	}
 	g.issuer = iss
 
-	pt, err := newPortal(cfg, st, iss, revs, throttle, kek, env, logger)
+	eps, err := g.endpointsFor(cfg)
 	if err != nil {
 		return nil, err
 	}
-
 	g.pm = proxy.NewMetrics(reg)
-	eps := endpoints(iss.Routes())
-	for _, r := range pt.Routes() {
-		eps = append(eps, proxy.Endpoint{Name: r.Name, Pattern: r.Pattern, Handler: r.Handler})
-	}
 	h, err := proxy.New(cfg, guard, proxy.Options{
-		Logger:        logger.With("component", "proxy"),
+		Logger:        logger,
 		Metrics:       g.pm,
 		Now:           env.Now,
-		Endpoints:     append(eps, subscriptionEndpoints(cfg, guard, subs, logger)...),
+		Endpoints:     eps,
 		OriginAllowed: origins.RouteAllows,
 	})
 	if err != nil {
@@ -242,12 +248,24 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	return g, nil
 }
 
-func endpoints(routes []issuer.Route) []proxy.Endpoint {
-	eps := make([]proxy.Endpoint, 0, len(routes))
-	for _, r := range routes {
+// endpointsFor builds the gateway's own handlers for cfg: the issuer's
+// (the token endpoint at cfg's path, the metadata describing cfg), a
+// portal built for cfg (its authorize path, scopes, issuer, code TTL), and
+// the subscriptions endpoint when cfg's routes use it. Nothing is in force
+// until the proxy swaps them in with cfg's routes.
+func (g *gateway) endpointsFor(cfg *config.Config) ([]proxy.Endpoint, error) {
+	pt, err := newPortal(cfg, g.st, g.issuer, g.revs, g.throttle, g.kek, g.env, g.logger)
+	if err != nil {
+		return nil, err
+	}
+	var eps []proxy.Endpoint
+	for _, r := range g.issuer.RoutesFor(cfg) {
 		eps = append(eps, proxy.Endpoint{Name: r.Name, Pattern: r.Pattern, Handler: r.Handler})
 	}
-	return eps
+	for _, r := range pt.Routes() {
+		eps = append(eps, proxy.Endpoint{Name: r.Name, Pattern: r.Pattern, Handler: r.Handler})
+	}
+	return append(eps, subscriptionEndpoints(cfg, g.guard, g.subs, g.logger)...), nil
 }
 
 // prune deletes expired state now and then.
@@ -270,36 +288,96 @@ func (g *gateway) ready(ctx context.Context) error {
 	return g.guard.Ready(ctx)
 }
 
-// reload loads the file again and swaps the new config in; a bad file is
-// refused with its problems logged and the running config kept.
+// reload loads the file again and puts it in force in every component, or
+// in none: a file with problems, or one that changes what only a restart
+// applies, is refused with its problems logged and the running config
+// kept.
 func (g *gateway) reload(path string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	cfg, err := config.Load(path, g.env.LookupEnv)
 	if err == nil {
-		err = g.guard.Update(cfg)
+		err = restartOnly(g.cfg, cfg)
 	}
 	if err == nil {
-		err = g.proxy.Update(cfg)
-	}
-	if err == nil {
-		g.issuer.Update(cfg)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err = issuer.UpsertClients(ctx, g.st, cfg)
-		cancel()
+		err = g.apply(cfg)
 	}
 	if err != nil {
 		g.pm.Reload(false)
 		g.logger.Error("config reload refused; the running config stays in force", "config", path, "problems", strings.Split(err.Error(), "\n"))
 		return
 	}
-	if cfg.Listen != g.cfg.Listen || cfg.AdminListen != g.cfg.AdminListen || cfg.Store != g.cfg.Store ||
-		cfg.Subscriptions != g.cfg.Subscriptions {
-		g.logger.Warn("listen addresses, store and subscriptions changes take effect at the next start")
-	}
 	g.cfg = cfg
+	if g.level != nil {
+		g.level.Set(logLevel(cfg.Log))
+	}
 	g.pm.Reload(true)
 	g.logger.Info("config reloaded", "config", path, "routes", len(cfg.Routes))
+}
+
+// apply builds the state of every component for cfg first, then puts all
+// of them in force; when a step fails, none is. Only the store write of
+// the file's clients can fail for reasons outside the file (config.Load
+// holds every rule the components apply), so it comes last before the
+// swaps, which cannot fail.
+func (g *gateway) apply(cfg *config.Config) error {
+	eps, err := g.endpointsFor(cfg)
+	if err != nil {
+		return err
+	}
+	commitProxy, err := g.proxy.Prepare(cfg, eps)
+	if err != nil {
+		return err
+	}
+	// The guard's preparation registers and fetches new JWKS URLs: abort
+	// undoes that.
+	commitGuard, abortGuard, err := g.guard.Prepare(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	err = issuer.UpsertClients(ctx, g.st, cfg)
+	cancel()
+	if err != nil {
+		abortGuard()
+		return fmt.Errorf("register the clients of the config: %w", err)
+	}
+	commitGuard()
+	g.issuer.Update(cfg)
+	// Last: routes, endpoints, the portal and the metadata of cfg go live
+	// together, over a guard and issuer already on cfg.
+	commitProxy()
+	return nil
+}
+
+// restartOnly refuses a config that changes what the running gateway
+// cannot take over: listeners, the store, the subscription source, the
+// signing algorithm, the log format and the listener's timeouts are set
+// up once at start. The error names each such key on one line.
+func restartOnly(running, next *config.Config) error {
+	var keys []string
+	changed := func(key string, differ bool) {
+		if differ {
+			keys = append(keys, key)
+		}
+	}
+	changed("listen", next.Listen != running.Listen)
+	changed("admin_listen", next.AdminListen != running.AdminListen)
+	changed("store.driver", next.Store.Driver != running.Store.Driver)
+	changed("store.dsn", next.Store.DSN != running.Store.DSN)
+	changed("subscriptions", next.Subscriptions != running.Subscriptions)
+	changed("tokens.alg", next.Tokens.Alg != running.Tokens.Alg)
+	changed("log.format", next.Log.Format != running.Log.Format)
+	changed("server.read_header_timeout", next.Server.ReadHeaderTimeout != running.Server.ReadHeaderTimeout)
+	changed("server.idle_timeout", next.Server.IdleTimeout != running.Server.IdleTimeout)
+	// The listener's own header limit is set at start, above the
+	// configured one (proxy.HardHeaderLimit): a raise past it needs a
+	// restart.
+	changed("server.max_header_bytes", proxy.HardHeaderLimit(next.Server.MaxHeaderBytes) > proxy.HardHeaderLimit(running.Server.MaxHeaderBytes))
+	if len(keys) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: cannot change while the gateway runs; restart it to apply the change", strings.Join(keys, ", "))
 }
 
 func (g *gateway) close() {
@@ -309,15 +387,28 @@ func (g *gateway) close() {
 }
 
 func newLogger(w io.Writer, l config.Log) *slog.Logger {
+	logger, _ := newLeveledLogger(w, l)
+	return logger
+}
+
+// newLeveledLogger returns the logger l describes and its level, which a
+// reload may change.
+func newLeveledLogger(w io.Writer, l config.Log) (*slog.Logger, *slog.LevelVar) {
+	level := new(slog.LevelVar)
+	level.Set(logLevel(l))
+	opts := &slog.HandlerOptions{Level: level}
+	if l.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts)), level
+	}
+	return slog.New(slog.NewJSONHandler(w, opts)), level
+}
+
+func logLevel(l config.Log) slog.Level {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(l.Level)); err != nil {
 		level = slog.LevelInfo
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	if l.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return level
 }
 
 // watchFile signals when the file's size or modification time changes.
