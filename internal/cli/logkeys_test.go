@@ -76,12 +76,12 @@ func duplicateKey(doc []byte) (string, error) {
 
 func TestDuplicateKeyScanner(t *testing.T) {
 	for doc, want := range map[string]string{
-		`{"a":1,"b":2}`:                      "",
-		`{"a":1,"a":2}`:                      "a",
+		`{"a":1,"b":2}`:                       "",
+		`{"a":1,"a":2}`:                       "a",
 		`{"a":{"b":1},"c":[{"b":2},{"b":3}]}`: "",
-		`{"a":{"b":1,"b":2}}`:                "b",
-		`{"a":[1,{"x":1,"x":2}]}`:            "x",
-		`{"a":{"k":1},"a2":{"k":2},"k":3}`:   "",
+		`{"a":{"b":1,"b":2}}`:                 "b",
+		`{"a":[1,{"x":1,"x":2}]}`:             "x",
+		`{"a":{"k":1},"a2":{"k":2},"k":3}`:    "",
 	} {
 		if got, err := duplicateKey([]byte(doc)); err != nil || got != want {
 			t.Errorf("%s: %q, %v; want %q", doc, got, err, want)
