@@ -33,8 +33,11 @@ func runServe(ctx context.Context, c *cmdContext) error {
 Runs the gateway: the public listener (your API routes, the OAuth endpoints)
 and the admin listener (/metrics, /healthz, /readyz).
 
-Send SIGHUP to reload the configuration file; a file with problems is refused
-and the running configuration stays in force. SIGTERM or SIGINT stops the
+Send SIGHUP to reload the configuration file. A reload applies to every part
+of the gateway or to none: a file with problems, or one that changes what is
+set up once at start (listen, admin_listen, store, subscriptions, tokens.alg,
+log.format, the listener's timeouts), is refused and the running
+configuration stays in force. SIGTERM or SIGINT stops the
 gateway after the requests in flight have finished (at most
 server.shutdown_grace).`)
 	watch := fs.Bool("watch", false, "reload the configuration file whenever it changes")
