@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -300,22 +301,49 @@ func (g *Guard) Ready(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Update applies a reloaded config atomically: issuers added are
-// registered (and fetched once), issuers removed are dropped, the verified-
-// token cache starts empty. A config with an unusable issuer entry (inline
-// JWKS that do not parse, no audience, a refused algorithm) is refused and
-// the running one stays.
+// Update applies a reloaded config: Prepare, then commit.
 func (g *Guard) Update(cfg *config.Config) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	st, fresh, err := g.build(cfg)
+	commit, _, err := g.Prepare(cfg)
 	if err != nil {
 		return err
 	}
+	commit()
+	return nil
+}
+
+// Prepare builds the guard's state for cfg without putting it in force,
+// so that a reload can build every component's state before it swaps any.
+// Issuers added or changed are registered and fetched once (a failed
+// fetch is logged and reported by Ready, it does not refuse cfg).
+//
+// commit puts the state in force atomically: the verified-token cache
+// starts empty, issuers removed are dropped. abort undoes the
+// registrations and keeps the running state. Until one of them is called,
+// other Prepare and Update calls wait; calling either again does nothing.
+//
+// cfg is expected to have passed config validation; a config the guard
+// cannot use anyway (no config, an unusable inline key set) is an error,
+// and the running state stays.
+func (g *Guard) Prepare(cfg *config.Config) (commit, abort func(), err error) {
+	g.mu.Lock()
+	st, fresh, err := g.build(cfg)
+	if err != nil {
+		g.mu.Unlock()
+		return nil, nil, err
+	}
+	var registered []*remote
+	undo := func() {
+		for _, r := range registered {
+			g.restore(r.url)
+		}
+		g.mu.Unlock()
+	}
 	for _, r := range fresh {
 		if err := g.register(r); err != nil {
-			return fmt.Errorf("trusted issuer %q: %w", r.label, err)
+			undo()
+			return nil, nil, fmt.Errorf("trusted issuer %q: %w", r.label, err)
 		}
+		registered = append(registered, r)
 	}
 	var wg sync.WaitGroup
 	for _, r := range fresh {
@@ -326,14 +354,40 @@ func (g *Guard) Update(cfg *config.Config) error {
 		})
 	}
 	wg.Wait()
-	g.state.Store(st)
-	for u := range g.remotes {
-		if _, ok := st.remotes[u]; !ok {
-			_ = g.cache.Unregister(u)
-		}
+	var once sync.Once
+	commit = func() {
+		once.Do(func() {
+			g.state.Store(st)
+			for u := range g.remotes {
+				if _, ok := st.remotes[u]; !ok {
+					_ = g.cache.Unregister(u)
+				}
+			}
+			g.remotes = st.remotes
+			g.mu.Unlock()
+		})
 	}
-	g.remotes = st.remotes
-	return nil
+	abort = func() { once.Do(undo) }
+	return commit, abort, nil
+}
+
+// restore puts back the registration of u that the running state uses, or
+// removes u when the running state does not use it. g.mu is held.
+func (g *Guard) restore(u string) {
+	old := g.remotes[u]
+	if old == nil {
+		_ = g.cache.Unregister(u)
+		return
+	}
+	if err := g.register(old); err != nil {
+		g.log.Error("jwks registration not restored", "issuer", old.label, "error", err)
+		return
+	}
+	// A new registration starts unfetched: fetch it, so its background
+	// refresh runs again.
+	ctx, cancel := context.WithTimeout(g.ctx, fetchTimeout)
+	defer cancel()
+	_ = old.fetch(ctx)
 }
 
 // build validates cfg and derives a state from it. fresh are the remotes
@@ -489,11 +543,14 @@ func (g *Guard) register(r *remote) error {
 	)
 }
 
+// joinAlgs is the comparable form of an algorithm list: sorted, as the
+// order an issuer lists them in changes nothing.
 func joinAlgs(algs []jwa.SignatureAlgorithm) string {
 	s := make([]string, len(algs))
 	for i, a := range algs {
 		s[i] = a.String()
 	}
+	slices.Sort(s)
 	return strings.Join(s, ",")
 }
 

@@ -3,10 +3,6 @@ package authz
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +15,8 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/clearance-gw/clearance/authz/sigkey"
 )
 
 // ErrUnknownKey is returned by the key lookup when a token names a kid its
@@ -28,9 +26,6 @@ var ErrUnknownKey = errors.New("unknown signing key")
 
 // MaxJWKSSize bounds a fetched JWKS document.
 const MaxJWKSSize = 1 << 20
-
-// minRSABits is the smallest RSA modulus accepted for RS*/PS*.
-const minRSABits = 2048
 
 // ringKey is one verification key, converted to its raw crypto form once.
 type ringKey struct {
@@ -109,108 +104,20 @@ func buildKeyring(set jwk.Set, o ringOptions) (kr *keyring, filtered jwk.Set, dr
 }
 
 func readKey(k jwk.Key, o ringOptions) (*ringKey, error) {
-	if use := k.KeyUsage(); use != "" && use != jwk.ForSignature.String() {
-		return nil, fmt.Errorf("use %q is not sig", use)
-	}
-	if k.KeyType() == jwa.OctetSeq {
-		return nil, errors.New("symmetric keys are never accepted")
-	}
-	raw, err := jwk.PublicRawKeyOf(k)
+	key, err := sigkey.Read(k, o.algs, o.strict)
 	if err != nil {
-		return nil, fmt.Errorf("public key: %w", err)
+		return nil, err
 	}
-	rk := &ringKey{kid: k.KeyID(), raw: raw}
-	if o.strict && rk.kid == "" {
-		return nil, errors.New("no kid")
-	}
-	if a := k.Algorithm().String(); a != "" {
-		alg := jwa.SignatureAlgorithm(a)
-		if err := pairs(alg, raw); err != nil {
-			return nil, err
-		}
-		if len(o.algs) > 0 && !slices.Contains(o.algs, alg) {
-			return nil, fmt.Errorf("alg %s is not configured for the issuer", alg)
-		}
-		rk.alg = alg
-		return rk, nil
-	}
-	if o.strict {
-		return nil, errors.New("no alg")
-	}
-	var fit []jwa.SignatureAlgorithm
-	for _, a := range o.algs {
-		if pairs(a, raw) == nil {
-			fit = append(fit, a)
-		}
-	}
-	switch len(fit) {
-	case 0:
-		return nil, fmt.Errorf("no configured algorithm fits a %s key", k.KeyType())
-	case 1:
-		rk.alg = fit[0]
-	}
-	return rk, nil
+	return &ringKey{kid: key.KID, alg: key.Alg, raw: key.Raw}, nil
 }
 
-// pairs checks that alg can be used with the raw public key: RS*/PS* with
-// RSA of at least 2048 bits, ES256/384/512 with P-256/384/521, EdDSA with
-// Ed25519. Anything else (none, HS*, ES256K) is refused.
-func pairs(alg jwa.SignatureAlgorithm, raw any) error {
-	switch alg {
-	case jwa.RS256, jwa.RS384, jwa.RS512, jwa.PS256, jwa.PS384, jwa.PS512:
-		k, ok := raw.(*rsa.PublicKey)
-		if !ok {
-			return fmt.Errorf("%s needs an RSA key, not %T", alg, raw)
-		}
-		if k.N == nil || k.N.BitLen() < minRSABits {
-			return fmt.Errorf("%s needs an RSA key of at least %d bits", alg, minRSABits)
-		}
-		return nil
-	case jwa.ES256, jwa.ES384, jwa.ES512:
-		k, ok := raw.(*ecdsa.PublicKey)
-		if !ok {
-			return fmt.Errorf("%s needs an EC key, not %T", alg, raw)
-		}
-		want := elliptic.P256()
-		switch alg {
-		case jwa.ES384:
-			want = elliptic.P384()
-		case jwa.ES512:
-			want = elliptic.P521()
-		}
-		if k.Curve != want {
-			return fmt.Errorf("%s needs curve %s", alg, want.Params().Name)
-		}
-		return nil
-	case jwa.EdDSA:
-		if _, ok := raw.(ed25519.PublicKey); !ok {
-			return fmt.Errorf("EdDSA needs an Ed25519 key, not %T", raw)
-		}
-		return nil
-	default:
-		return fmt.Errorf("algorithm %q is not accepted", alg)
-	}
-}
+// pairs reports whether raw is a key alg can verify with (sigkey.Pairs).
+func pairs(alg jwa.SignatureAlgorithm, raw any) error { return sigkey.Pairs(alg, raw) }
 
-// parseAlgorithms validates configured algorithm names.
+// parseAlgorithms validates configured algorithm names
+// (sigkey.ParseAlgorithms).
 func parseAlgorithms(names []string) ([]jwa.SignatureAlgorithm, error) {
-	if len(names) == 0 {
-		return []jwa.SignatureAlgorithm{jwa.RS256}, nil
-	}
-	out := make([]jwa.SignatureAlgorithm, 0, len(names))
-	for _, n := range names {
-		a := jwa.SignatureAlgorithm(n)
-		switch a {
-		case jwa.RS256, jwa.RS384, jwa.RS512, jwa.PS256, jwa.PS384, jwa.PS512,
-			jwa.ES256, jwa.ES384, jwa.ES512, jwa.EdDSA:
-		default:
-			return nil, fmt.Errorf("algorithm %q is not accepted (use RS*, PS*, ES256/384/512 or EdDSA)", n)
-		}
-		if !slices.Contains(out, a) {
-			out = append(out, a)
-		}
-	}
-	return out, nil
+	return sigkey.ParseAlgorithms(names)
 }
 
 // remote is one jwks_url: its registration in the jwk.Cache, the last good

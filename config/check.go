@@ -7,6 +7,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+
+	"github.com/clearance-gw/clearance/authz/sigkey"
 )
 
 // Grant types a client may enable.
@@ -199,6 +203,11 @@ func reservedPaths() []string {
 	return []string{"/.well-known/", "/portal", "/revoke", "/introspect"}
 }
 
+// SubscriptionsPath is the path of the subscriptions endpoint (SPEC: GET
+// /v1/subscriptions/valid), which the gateway serves when routes require
+// subscriptions; endpoints: may not take it.
+const SubscriptionsPath = "/v1/subscriptions/valid"
+
 // overlaps reports whether a route prefix would take requests meant for
 // the gateway's own path p: the same path, or a path under it.
 func overlaps(route, p string) bool {
@@ -208,11 +217,4 @@ func overlaps(route, p string) bool {
 
 // asymmetricAlg reports whether alg is an asymmetric JWS algorithm the
 // gateway accepts from trusted issuers.
-func asymmetricAlg(alg string) bool {
-	switch alg {
-	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-		"ES256", "ES384", "ES512", "EdDSA":
-		return true
-	}
-	return false
-}
+func asymmetricAlg(alg string) bool { return sigkey.Accepted(jwa.SignatureAlgorithm(alg)) }

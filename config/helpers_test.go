@@ -58,3 +58,7 @@ func mustParse(t *testing.T, src string) *Config {
 	}
 	return c
 }
+
+// ed25519JWKS is a JWK set with one usable Ed25519 public key (for issuers
+// with algorithms: [EdDSA]).
+const ed25519JWKS = `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"p1"}]}`

@@ -177,9 +177,10 @@ func TestJWKSFileIsReadRelativeToTheConfigFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	const head = "trusted_issuers:\n  - issuer: https://partner.example\n    jwks_file: "
+	const tail = "\n    algorithms: [EdDSA]\n" // the key's type: an Ed25519 key is of no use under RS256
 
 	t.Run("relative path resolves against the config directory", func(t *testing.T) {
-		write("etc/ok.yaml", head+"keys/partner.json\n")
+		write("etc/ok.yaml", head+"keys/partner.json"+tail)
 		c, err := Load(filepath.Join(dir, "etc/ok.yaml"), testEnv())
 		if err != nil {
 			t.Fatal(err)
@@ -193,7 +194,7 @@ func TestJWKSFileIsReadRelativeToTheConfigFile(t *testing.T) {
 		}
 	})
 	t.Run("absolute path is used as is", func(t *testing.T) {
-		write("other/abs.yaml", head+filepath.Join(dir, "etc/keys/partner.json")+"\n")
+		write("other/abs.yaml", head+filepath.Join(dir, "etc/keys/partner.json")+tail)
 		c, err := Load(filepath.Join(dir, "other/abs.yaml"), testEnv())
 		if err != nil {
 			t.Fatal(err)
@@ -209,7 +210,7 @@ func TestJWKSFileIsReadRelativeToTheConfigFile(t *testing.T) {
 	} {
 		t.Run(tt.name+" is a problem at jwks_file", func(t *testing.T) {
 			name := strings.ReplaceAll(tt.name, " ", "-") + ".yaml"
-			write("etc/"+name, head+tt.file+"\n")
+			write("etc/"+name, head+tt.file+tail)
 			path := filepath.Join(dir, "etc", name)
 			_, err := Load(path, testEnv())
 			var ps Problems

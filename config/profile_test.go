@@ -59,7 +59,7 @@ func TestDefaults(t *testing.T) {
 		}
 	})
 	t.Run("audience follows the issuer", func(t *testing.T) {
-		c := mustParse(t, "issuer: https://gw.example\ntrusted_issuers:\n  - {issuer: 'https://idp', jwks: '{\"keys\":[]}'}\n")
+		c := mustParse(t, "issuer: https://gw.example\ntrusted_issuers:\n  - {issuer: 'https://idp', algorithms: [EdDSA], jwks: '"+ed25519JWKS+"'}\n")
 		if c.Tokens.Audience != "https://gw.example" || !slices.Equal(c.TrustedIssuers[0].Audience, []string{"https://gw.example"}) {
 			t.Errorf("audience = %q, trusted audience = %q", c.Tokens.Audience, c.TrustedIssuers[0].Audience)
 		}

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/clearance-gw/clearance/authz/sigkey"
 	"github.com/clearance-gw/clearance/internal/clientip"
 	"github.com/clearance-gw/clearance/internal/routepath"
 )
@@ -90,7 +92,12 @@ func (v *validator) top(c *Config) {
 			v.at(p, e)("endpoints.%s: %v", name, err)
 			return false
 		}
-		for _, r := range reservedPaths() {
+		// The gateway mounts its endpoints on clean paths only.
+		if *p != "/" && path.Clean(*p) != strings.TrimSuffix(*p, "/") {
+			v.at(p, e)("endpoints.%s: %s is not a clean path (no //, /./ or trailing /.): write %s", name, quote(*p), quote(path.Clean(*p)))
+			return false
+		}
+		for _, r := range append(reservedPaths(), SubscriptionsPath) {
 			if overlaps(*p, r) {
 				v.at(p, e)("endpoints.%s: %s is reserved for the gateway's %s", name, quote(*p), r)
 				return false
@@ -393,6 +400,7 @@ func (v *validator) portal(c *Config, known map[string]bool) {
 
 func (v *validator) trustedIssuers(c *Config) {
 	seen := map[string]int{}
+	urls := map[string]int{} // jwks_url -> first issuer using it
 	for i := range c.TrustedIssuers {
 		t := &c.TrustedIssuers[i]
 		p := fmt.Sprintf("trusted_issuers[%d]", i)
@@ -434,7 +442,14 @@ func (v *validator) trustedIssuers(c *Config) {
 			}
 		}
 		if t.JWKS != "" {
-			if err := checkJWKS(t.JWKS); err != nil {
+			// The keys are read by the rule the guard reads them with,
+			// under the issuer's algorithms (when those are valid: a bad
+			// one is reported below).
+			err := checkJWKS(t.JWKS)
+			if err == nil && sources == 1 && !slices.ContainsFunc(t.Algorithms, func(a string) bool { return !asymmetricAlg(a) }) {
+				err = sigkey.CheckSet(t.JWKS, t.Algorithms)
+			}
+			if err != nil {
 				name := "jwks"
 				if _, inline := v.set[&t.JWKS]; !inline && t.JWKSFile != "" {
 					name = "jwks_file"
@@ -468,7 +483,32 @@ func (v *validator) trustedIssuers(c *Config) {
 			at(&t.RefreshInterval)("%s.refresh_interval: %s must be at least 1s", p, t.RefreshInterval)
 		}
 		v.positive(p+".min_refetch_interval", &t.MinRefetchInterval, t)
+
+		// Issuers sharing a jwks_url share one download and its schedule.
+		if t.JWKSURL != "" {
+			if j, ok := urls[t.JWKSURL]; !ok {
+				urls[t.JWKSURL] = i
+			} else if o := &c.TrustedIssuers[j]; !sameAlgorithms(o.Algorithms, t.Algorithms) ||
+				o.RefreshInterval != t.RefreshInterval || o.MinRefetchInterval != t.MinRefetchInterval {
+				at(&t.JWKSURL)("%s.jwks_url: shared with trusted_issuers[%d], which sets other algorithms, refresh_interval or min_refetch_interval: issuers sharing a jwks_url must agree on them", p, j)
+			}
+		}
 	}
+}
+
+// sameAlgorithms reports whether two algorithm lists name the same set.
+func sameAlgorithms(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkJWKS checks that s is a JSON object with a "keys" array; the keys

@@ -73,17 +73,21 @@ type Handler struct {
 	origins func(route *config.Route, origin string) bool
 	client  func(r *http.Request) netip.Addr
 
-	table     atomic.Pointer[table]
-	endpoints atomic.Pointer[[]endpoint]
+	// table is the routes and endpoints in force, swapped whole.
+	table atomic.Pointer[table]
 
-	mu         sync.Mutex // serialises Update; guards transports
+	mu         sync.Mutex // serialises the swaps of table; guards transports
 	transports map[transportKey]*http.Transport
 }
 
 type table struct {
 	routes    map[string]*route // by canonical prefix (routepath.Canonical; "/" for the root)
+	endpoints []endpoint        // longest pattern first
 	realm     string
 	maxHeader int // server.max_header_bytes; 0: no limit here
+	// used are the transports of routes, to become Handler.transports
+	// when the table is put in force.
+	used map[transportKey]*http.Transport
 }
 
 type route struct {
@@ -138,28 +142,80 @@ func New(cfg *config.Config, guard Guard, opts Options) (*Handler, error) {
 		h.client = clientip.Peer
 	}
 	h.none = h.metrics.forRoute("none", false)
-	if err := h.SetEndpoints(opts.Endpoints); err != nil {
+	commit, err := h.Prepare(cfg, opts.Endpoints)
+	if err != nil {
 		return nil, err
 	}
-	if err := h.Update(cfg); err != nil {
-		return nil, err
-	}
+	commit()
 	return h, nil
 }
 
-// SetEndpoints replaces the gateway's own handlers.
+// Prepare builds the route table of cfg and the endpoints eps without
+// putting them in force, so that a reload can build every component's
+// state before it swaps any. commit swaps routes and endpoints in
+// together, atomically: requests already running finish on the old table.
+// Transports are kept for upstreams whose settings did not change; at
+// commit the idle connections of the others are closed. A prepared table
+// that is never committed holds nothing to release.
+func (h *Handler) Prepare(cfg *config.Config, eps []Endpoint) (commit func(), err error) {
+	if cfg == nil {
+		return nil, errors.New("proxy: nil config")
+	}
+	endpoints, err := h.buildEndpoints(eps)
+	if err != nil {
+		return nil, err
+	}
+	t, err := h.buildTable(cfg)
+	if err != nil {
+		return nil, err
+	}
+	t.endpoints = endpoints
+	return func() { h.swap(t) }, nil
+}
+
+// SetEndpoints replaces the gateway's own handlers; the routes stay.
 func (h *Handler) SetEndpoints(eps []Endpoint) error {
+	endpoints, err := h.buildEndpoints(eps)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := *h.table.Load()
+	t.endpoints = endpoints
+	h.table.Store(&t)
+	return nil
+}
+
+// Update builds a route table from cfg and swaps it in atomically; the
+// endpoints stay. On error the running table stays.
+func (h *Handler) Update(cfg *config.Config) error {
+	if cfg == nil {
+		return errors.New("proxy: nil config")
+	}
+	t, err := h.buildTable(cfg)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	t.endpoints = h.table.Load().endpoints
+	h.mu.Unlock()
+	h.swap(t)
+	return nil
+}
+
+func (h *Handler) buildEndpoints(eps []Endpoint) ([]endpoint, error) {
 	out := make([]endpoint, 0, len(eps))
 	seen := map[string]bool{}
 	for _, e := range eps {
 		if e.Name == "" || e.Handler == nil {
-			return fmt.Errorf("endpoint %q: name and handler are required", e.Pattern)
+			return nil, fmt.Errorf("endpoint %q: name and handler are required", e.Pattern)
 		}
 		if e.Pattern == "" || e.Pattern[0] != '/' || path.Clean(e.Pattern) != strings.TrimSuffix(e.Pattern, "/") && e.Pattern != "/" {
-			return fmt.Errorf("endpoint %s: pattern %q must be a clean absolute path", e.Name, e.Pattern)
+			return nil, fmt.Errorf("endpoint %s: pattern %q must be a clean absolute path", e.Name, e.Pattern)
 		}
 		if seen[e.Pattern] {
-			return fmt.Errorf("endpoint %s: pattern %q is already used", e.Name, e.Pattern)
+			return nil, fmt.Errorf("endpoint %s: pattern %q is already used", e.Name, e.Pattern)
 		}
 		seen[e.Pattern] = true
 		ep := endpoint{name: e.Name, pattern: e.Pattern, handler: e.Handler, m: h.metrics.forRoute(e.Name, false)}
@@ -171,25 +227,19 @@ func (h *Handler) SetEndpoints(eps []Endpoint) error {
 	}
 	// Longest pattern first, so the most specific endpoint wins.
 	sort.SliceStable(out, func(i, j int) bool { return len(out[i].pattern) > len(out[j].pattern) })
-	h.endpoints.Store(&out)
-	return nil
+	return out, nil
 }
 
-// Update builds a route table from cfg and swaps it in atomically: requests
-// already running finish on the old table. Transports are kept for
-// upstreams whose settings did not change; the idle connections of the
-// others are closed. On error the running table stays.
-func (h *Handler) Update(cfg *config.Config) error {
-	if cfg == nil {
-		return errors.New("proxy: nil config")
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	t := &table{routes: make(map[string]*route, len(cfg.Routes)), realm: cfg.Realm, maxHeader: cfg.Server.MaxHeaderBytes}
+// buildTable builds the routes of cfg, reusing the transports in force for
+// upstreams whose settings did not change.
+func (h *Handler) buildTable(cfg *config.Config) (*table, error) {
+	t := &table{routes: make(map[string]*route, len(cfg.Routes)), realm: cfg.Realm, maxHeader: cfg.Server.MaxHeaderBytes,
+		used: map[transportKey]*http.Transport{}}
 	if t.realm == "" {
 		t.realm = defaultRealm
 	}
-	used := map[transportKey]*http.Transport{}
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	var errs []error
 	for i := range cfg.Routes {
 		rt, key, err := h.buildRoute(cfg.Routes[i])
@@ -201,35 +251,38 @@ func (h *Handler) Update(cfg *config.Config) error {
 			errs = append(errs, fmt.Errorf("route %s: path %q is already used by route %s", rt.cfg.Name, rt.cfg.Path, prev.cfg.Name))
 			continue
 		}
-		tr := used[key]
+		tr := t.used[key]
 		if tr == nil {
 			tr = h.transports[key]
 		}
 		if tr == nil {
+			// Unused until the table is committed: nothing to close if
+			// it never is.
 			tr = newTransport(key)
 		}
-		used[key] = tr
+		t.used[key] = tr
 		rt.proxy.Transport = &timedTransport{rt: tr, now: h.now}
 		t.routes[rt.prefix] = rt
 	}
 	if err := errors.Join(errs...); err != nil {
-		// Close the transports made for this failed table only.
-		for k, tr := range used {
-			if h.transports[k] != tr {
-				tr.CloseIdleConnections()
-			}
-		}
-		return err
+		return nil, err
 	}
+	return t, nil
+}
+
+// swap puts t in force and closes the idle connections of the transports
+// no route uses any more.
+func (h *Handler) swap(t *table) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	old := h.transports
-	h.transports = used
+	h.transports = t.used
 	h.table.Store(t)
 	for k, tr := range old {
-		if used[k] != tr {
+		if t.used[k] != tr {
 			tr.CloseIdleConnections()
 		}
 	}
-	return nil
 }
 
 // CloseIdleConnections closes the idle upstream connections of every
@@ -293,11 +346,11 @@ func (t *table) match(canonical string) *route {
 	return rt
 }
 
-func (h *Handler) endpoint(clean string) *endpoint {
+func (t *table) endpoint(clean string) *endpoint {
 	if clean == "" {
 		return nil
 	}
-	eps := *h.endpoints.Load()
+	eps := t.endpoints
 	for i := range eps {
 		ep := &eps[i]
 		if clean == ep.pattern {
@@ -341,7 +394,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := context.WithValue(r.Context(), exchangeKey{}, ex)
 	clean := cleanPath(r.URL.Path)
-	if ep := h.endpoint(clean); ep != nil {
+	if ep := t.endpoint(clean); ep != nil {
 		label, rm = ep.name, ep.m
 		ep.handler.ServeHTTP(ex, r.WithContext(ctx))
 		return

@@ -13,6 +13,7 @@ import (
 
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/store"
+	"github.com/clearance-gw/clearance/config"
 )
 
 // Fixed paths of the discovery, revocation and introspection endpoints.
@@ -57,10 +58,14 @@ type metadata struct {
 }
 
 func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
+	s.writeMetadata(w, r, s.cfg())
+}
+
+// writeMetadata serves the metadata of cfg.
+func (s *Server) writeMetadata(w http.ResponseWriter, r *http.Request, cfg *config.Config) {
 	if !getOnly(w, r) {
 		return
 	}
-	cfg := s.cfg()
 	base := strings.TrimSuffix(cfg.Issuer, "/")
 	authMethods := []string{"client_secret_basic", "client_secret_post", "none"}
 	body, err := json.Marshal(metadata{

@@ -155,12 +155,27 @@ type Route struct {
 	Handler http.Handler
 }
 
-// Routes returns the endpoints to mount on the public listener.
+// Routes returns the endpoints to mount on the public listener for the
+// config in force; the metadata follows Update.
 func (s *Server) Routes() []Route {
+	return s.routes(s.cfg().Endpoints.Token, http.HandlerFunc(s.serveMetadata))
+}
+
+// RoutesFor returns the endpoints to mount for cfg, a config about to be
+// put in force with Update: the token endpoint at cfg's path, and the
+// metadata (RFC 8414) describing cfg. Mounted together with the routes of
+// cfg, the metadata never names a path that is not served.
+func (s *Server) RoutesFor(cfg *config.Config) []Route {
+	return s.routes(cfg.Endpoints.Token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeMetadata(w, r, cfg)
+	}))
+}
+
+func (s *Server) routes(tokenPath string, metadata http.Handler) []Route {
 	return []Route{
-		{Name: "token", Pattern: s.cfg().Endpoints.Token, Handler: http.HandlerFunc(s.serveToken)},
+		{Name: "token", Pattern: tokenPath, Handler: http.HandlerFunc(s.serveToken)},
 		{Name: "jwks", Pattern: JWKSPath, Handler: http.HandlerFunc(s.serveJWKS)},
-		{Name: "metadata", Pattern: MetadataPath, Handler: http.HandlerFunc(s.serveMetadata)},
+		{Name: "metadata", Pattern: MetadataPath, Handler: metadata},
 		{Name: "revoke", Pattern: RevokePath, Handler: http.HandlerFunc(s.serveRevoke)},
 		{Name: "introspect", Pattern: IntrospectPath, Handler: http.HandlerFunc(s.serveIntrospect)},
 	}

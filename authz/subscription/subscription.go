@@ -13,11 +13,13 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/clearance-gw/clearance/config"
 )
 
 // ValidPath is the path of the subscriptions endpoint, on the gateway and
-// on a remote source.
-const ValidPath = "/v1/subscriptions/valid"
+// on a remote source (config reserves it from endpoints:).
+const ValidPath = config.SubscriptionsPath
 
 // Subscription is one entry of a user's subscriptions.
 type Subscription struct {

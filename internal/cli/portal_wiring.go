@@ -27,7 +27,10 @@ func cookieKey(kek []byte) []byte {
 	return m.Sum(nil)
 }
 
-// newPortal builds the developer portal and the /authorize pages.
+// newPortal builds the developer portal and the /authorize pages for cfg.
+// A portal is an immutable value: a reload builds a new one (sharing the
+// login, the client-address rule, the store and the cookie key) and the
+// proxy swaps its routes in with the config's.
 func newPortal(cfg *config.Config, st store.Store, iss *issuer.Server, revs *revocation.Set, users *login.Authenticator, ips *clientip.Resolver, kek []byte, env Env, logger *slog.Logger) (*portal.Portal, error) {
 	cookies, err := websession.New(cookieKey(kek), websession.Options{
 		Secure: strings.HasPrefix(cfg.Issuer, "https://"),
@@ -40,7 +43,7 @@ func newPortal(cfg *config.Config, st store.Store, iss *issuer.Server, revs *rev
 		log: logger.With("component", "portal")}
 	return portal.New(st, portal.Options{
 		Now:           env.Now,
-		Logger:        logger.With("component", "portal"),
+		Logger:        logger,
 		Cookies:       cookies,
 		UserAuth:      users,
 		ClientAddr:    ips.Addr,

@@ -34,8 +34,11 @@ func runServe(ctx context.Context, c *cmdContext) error {
 Runs the gateway: the public listener (your API routes, the OAuth endpoints)
 and the admin listener (/metrics, /healthz, /readyz).
 
-Send SIGHUP to reload the configuration file; a file with problems is refused
-and the running configuration stays in force. SIGTERM or SIGINT stops the
+Send SIGHUP to reload the configuration file. A reload applies to every part
+of the gateway or to none: a file with problems, or one that changes what is
+set up once at start (listen, admin_listen, store, subscriptions, tokens.alg,
+log.format, the listener's timeouts), is refused and the running
+configuration stays in force. SIGTERM or SIGINT stops the
 gateway after the requests in flight have finished (at most
 server.shutdown_grace).`)
 	watch := fs.Bool("watch", false, "reload the configuration file whenever it changes")
@@ -46,11 +49,12 @@ server.shutdown_grace).`)
 	if err != nil {
 		return err
 	}
-	logger := newLogger(c.env.Stderr, cfg.Log)
+	logger, level := newLeveledLogger(c.env.Stderr, cfg.Log)
 	g, err := newGateway(ctx, cfg, c.env, logger)
 	if err != nil {
 		return err
 	}
+	g.level = level
 	defer g.close()
 
 	pub, err := net.Listen("tcp", cfg.Listen)
@@ -118,7 +122,8 @@ server.shutdown_grace).`)
 type gateway struct {
 	env     Env
 	logger  *slog.Logger
-	mu      sync.Mutex // serialises reloads
+	level   *slog.LevelVar // log.level, which a reload changes; nil: fixed
+	mu      sync.Mutex     // serialises reloads
 	cfg     *config.Config
 	st      store.Store
 	guard   *authz.Guard
@@ -129,6 +134,13 @@ type gateway struct {
 	handler http.Handler
 	admin   http.Handler
 	closers []func()
+
+	// What the portal and the subscriptions endpoint are built from, for
+	// each config.
+	revs  *revocation.Set
+	users *login.Authenticator
+	kek   []byte
+	subs  subscriptionSource
 }
 
 // Intervals of the background loops.
@@ -176,14 +188,16 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 		return nil, fmt.Errorf("load revocations: %w", err)
 	}
 
+	g.revs, g.kek = revs, kek
 	am := authz.NewMetrics(reg)
 	subs, err := newSubscriptionSource(cfg, st, env, reg, am)
 	if err != nil {
 		return nil, err
 	}
+	g.subs = subs
 	guard, err := authz.NewGuard(gctx, cfg, authz.Options{
 		Now:           env.Now,
-		Logger:        logger.With("component", "authz"),
+		Logger:        logger,
 		Metrics:       am,
 		Revocations:   revs,
 		Subscriptions: subs,
@@ -206,7 +220,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
 	}
 	g.ips = clientip.NewResolver(trusted)
-	users, err := login.New(st, login.Options{Now: env.Now})
+	g.users, err = login.New(st, login.Options{Now: env.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +229,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 		Logger:      logger,
 		Metrics:     issuer.NewMetrics(reg),
 		Revocations: revs,
-		UserAuth:    users,
+		UserAuth:    g.users,
 		ClientAddr:  g.ips.Addr,
 	})
 	if err != nil {
@@ -223,21 +237,16 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	}
 	g.issuer = iss
 
-	pt, err := newPortal(cfg, st, iss, revs, users, g.ips, kek, env, logger)
+	eps, err := g.endpointsFor(cfg)
 	if err != nil {
 		return nil, err
 	}
-
 	g.pm = proxy.NewMetrics(reg)
-	eps := endpoints(iss.Routes())
-	for _, r := range pt.Routes() {
-		eps = append(eps, proxy.Endpoint{Name: r.Name, Pattern: r.Pattern, Handler: r.Handler})
-	}
 	h, err := proxy.New(cfg, guard, proxy.Options{
-		Logger:        logger.With("component", "proxy"),
+		Logger:        logger,
 		Metrics:       g.pm,
 		Now:           env.Now,
-		Endpoints:     append(eps, subscriptionEndpoints(cfg, guard, subs, logger)...),
+		Endpoints:     eps,
 		OriginAllowed: origins.RouteAllows,
 		ClientAddr:    g.ips.Addr,
 	})
@@ -256,12 +265,24 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	return g, nil
 }
 
-func endpoints(routes []issuer.Route) []proxy.Endpoint {
-	eps := make([]proxy.Endpoint, 0, len(routes))
-	for _, r := range routes {
+// endpointsFor builds the gateway's own handlers for cfg: the issuer's
+// (the token endpoint at cfg's path, the metadata describing cfg), a
+// portal built for cfg (its authorize path, scopes, issuer, code TTL), and
+// the subscriptions endpoint when cfg's routes use it. Nothing is in force
+// until the proxy swaps them in with cfg's routes.
+func (g *gateway) endpointsFor(cfg *config.Config) ([]proxy.Endpoint, error) {
+	pt, err := newPortal(cfg, g.st, g.issuer, g.revs, g.users, g.ips, g.kek, g.env, g.logger)
+	if err != nil {
+		return nil, err
+	}
+	var eps []proxy.Endpoint
+	for _, r := range g.issuer.RoutesFor(cfg) {
 		eps = append(eps, proxy.Endpoint{Name: r.Name, Pattern: r.Pattern, Handler: r.Handler})
 	}
-	return eps
+	for _, r := range pt.Routes() {
+		eps = append(eps, proxy.Endpoint{Name: r.Name, Pattern: r.Pattern, Handler: r.Handler})
+	}
+	return append(eps, subscriptionEndpoints(cfg, g.guard, g.subs, g.logger)...), nil
 }
 
 // prune deletes expired state now and then.
@@ -284,41 +305,101 @@ func (g *gateway) ready(ctx context.Context) error {
 	return g.guard.Ready(ctx)
 }
 
-// reload loads the file again and swaps the new config in; a bad file is
-// refused with its problems logged and the running config kept.
+// reload loads the file again and puts it in force in every component, or
+// in none: a file with problems, or one that changes what only a restart
+// applies, is refused with its problems logged and the running config
+// kept.
 func (g *gateway) reload(path string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	cfg, err := config.Load(path, g.env.LookupEnv)
-	var trusted *clientip.Trusted
 	if err == nil {
-		trusted, err = clientip.Parse(cfg.Server.TrustedProxies)
+		err = restartOnly(g.cfg, cfg)
 	}
 	if err == nil {
-		err = g.guard.Update(cfg)
-	}
-	if err == nil {
-		err = g.proxy.Update(cfg)
-	}
-	if err == nil {
-		g.issuer.Update(cfg)
-		g.ips.Set(trusted)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err = issuer.UpsertClients(ctx, g.st, cfg)
-		cancel()
+		err = g.apply(cfg)
 	}
 	if err != nil {
 		g.pm.Reload(false)
 		g.logger.Error("config reload refused; the running config stays in force", "config", path, "problems", strings.Split(err.Error(), "\n"))
 		return
 	}
-	if cfg.Listen != g.cfg.Listen || cfg.AdminListen != g.cfg.AdminListen || cfg.Store != g.cfg.Store ||
-		cfg.Subscriptions != g.cfg.Subscriptions {
-		g.logger.Warn("listen addresses, store and subscriptions changes take effect at the next start")
-	}
 	g.cfg = cfg
+	if g.level != nil {
+		g.level.Set(logLevel(cfg.Log))
+	}
 	g.pm.Reload(true)
 	g.logger.Info("config reloaded", "config", path, "routes", len(cfg.Routes))
+}
+
+// apply builds the state of every component for cfg first, then puts all
+// of them in force; when a step fails, none is. Only the store write of
+// the file's clients can fail for reasons outside the file (config.Load
+// holds every rule the components apply), so it comes last before the
+// swaps, which cannot fail.
+func (g *gateway) apply(cfg *config.Config) error {
+	trusted, err := clientip.Parse(cfg.Server.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("server.trusted_proxies: %w", err)
+	}
+	eps, err := g.endpointsFor(cfg)
+	if err != nil {
+		return err
+	}
+	commitProxy, err := g.proxy.Prepare(cfg, eps)
+	if err != nil {
+		return err
+	}
+	// The guard's preparation registers and fetches new JWKS URLs: abort
+	// undoes that.
+	commitGuard, abortGuard, err := g.guard.Prepare(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	err = issuer.UpsertClients(ctx, g.st, cfg)
+	cancel()
+	if err != nil {
+		abortGuard()
+		return fmt.Errorf("register the clients of the config: %w", err)
+	}
+	commitGuard()
+	g.issuer.Update(cfg)
+	g.ips.Set(trusted)
+	// Last: routes, endpoints, the portal and the metadata of cfg go live
+	// together, over a guard and issuer already on cfg.
+	commitProxy()
+	return nil
+}
+
+// restartOnly refuses a config that changes what the running gateway
+// cannot take over: listeners, the store, the subscription source, the
+// signing algorithm, the log format and the listener's timeouts are set
+// up once at start. The error names each such key on one line.
+func restartOnly(running, next *config.Config) error {
+	var keys []string
+	changed := func(key string, differ bool) {
+		if differ {
+			keys = append(keys, key)
+		}
+	}
+	changed("listen", next.Listen != running.Listen)
+	changed("admin_listen", next.AdminListen != running.AdminListen)
+	changed("store.driver", next.Store.Driver != running.Store.Driver)
+	changed("store.dsn", next.Store.DSN != running.Store.DSN)
+	changed("subscriptions", next.Subscriptions != running.Subscriptions)
+	changed("tokens.alg", next.Tokens.Alg != running.Tokens.Alg)
+	changed("log.format", next.Log.Format != running.Log.Format)
+	changed("server.read_header_timeout", next.Server.ReadHeaderTimeout != running.Server.ReadHeaderTimeout)
+	changed("server.idle_timeout", next.Server.IdleTimeout != running.Server.IdleTimeout)
+	// The listener's own header limit is set at start, above the
+	// configured one (proxy.HardHeaderLimit): a raise past it needs a
+	// restart.
+	changed("server.max_header_bytes", proxy.HardHeaderLimit(next.Server.MaxHeaderBytes) > proxy.HardHeaderLimit(running.Server.MaxHeaderBytes))
+	if len(keys) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: cannot change while the gateway runs; restart it to apply the change", strings.Join(keys, ", "))
 }
 
 func (g *gateway) close() {
@@ -328,15 +409,28 @@ func (g *gateway) close() {
 }
 
 func newLogger(w io.Writer, l config.Log) *slog.Logger {
+	logger, _ := newLeveledLogger(w, l)
+	return logger
+}
+
+// newLeveledLogger returns the logger l describes and its level, which a
+// reload may change.
+func newLeveledLogger(w io.Writer, l config.Log) (*slog.Logger, *slog.LevelVar) {
+	level := new(slog.LevelVar)
+	level.Set(logLevel(l))
+	opts := &slog.HandlerOptions{Level: level}
+	if l.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts)), level
+	}
+	return slog.New(slog.NewJSONHandler(w, opts)), level
+}
+
+func logLevel(l config.Log) slog.Level {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(l.Level)); err != nil {
 		level = slog.LevelInfo
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	if l.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return level
 }
 
 // watchFile signals when the file's size or modification time changes.
