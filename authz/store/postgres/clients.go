@@ -101,7 +101,7 @@ func (s *Store) ListClients(ctx context.Context, owner string) ([]store.Client, 
 
 // UpdateClient implements store.Clients.
 func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
-	return s.write(ctx, fmt.Sprintf("update client %q", c.ID), noLock, func(tx pgx.Tx) error {
+	return s.write(ctx, fmt.Sprintf("update client %q", c.ID), notify, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE clients SET
 				name = $2, secret_hash = $3, grants = $4, scopes = $5, redirect_uris = $6,
 				allowed_origins = $7, first_party = $8, owner = $9, access_ttl = $10, refresh_ttl = $11,

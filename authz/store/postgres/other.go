@@ -35,7 +35,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 
 // UpdateUser implements store.Users.
 func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
-	return s.write(ctx, fmt.Sprintf("update user %q", u.Name), noLock, func(tx pgx.Tx) error {
+	return s.write(ctx, fmt.Sprintf("update user %q", u.Name), notify, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $1, admin = $2, scopes = $3 WHERE name = $4`,
 			u.PasswordHash, u.Admin, nonNil(u.Scopes), u.Name)
 		if err != nil {
@@ -133,7 +133,7 @@ func (s *Store) DeleteUser(ctx context.Context, name string, now time.Time, maxT
 
 // AddSigningKey implements store.SigningKeys.
 func (s *Store) AddSigningKey(ctx context.Context, k store.SigningKey) error {
-	return s.write(ctx, fmt.Sprintf("add signing key %q", k.ID), noLock, func(tx pgx.Tx) error {
+	return s.write(ctx, fmt.Sprintf("add signing key %q", k.ID), notify, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO signing_keys
 			(kid, alg, public_jwk, private_sealed, created_at, retired_at, drop_after)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
@@ -176,7 +176,7 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 
 // RetireSigningKey implements store.SigningKeys.
 func (s *Store) RetireSigningKey(ctx context.Context, kid string, retiredAt, dropAfter time.Time) error {
-	return s.write(ctx, fmt.Sprintf("retire signing key %q", kid), noLock, func(tx pgx.Tx) error {
+	return s.write(ctx, fmt.Sprintf("retire signing key %q", kid), notify, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $1, drop_after = $2 WHERE kid = $3`,
 			optTime(retiredAt), optTime(dropAfter), kid)
 		if err != nil {
@@ -188,7 +188,7 @@ func (s *Store) RetireSigningKey(ctx context.Context, kid string, retiredAt, dro
 
 // AddSubscription implements store.Subscriptions.
 func (s *Store) AddSubscription(ctx context.Context, sub store.Subscription) (store.Subscription, error) {
-	err := s.write(ctx, fmt.Sprintf("add subscription for %q", sub.User), noLock, func(tx pgx.Tx) error {
+	err := s.write(ctx, fmt.Sprintf("add subscription for %q", sub.User), notify, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `INSERT INTO subscriptions (user_name, type, name, date_active, date_expiry)
 			VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 			sub.User, sub.Type, sub.Name, sub.DateActive, sub.DateExpiry).Scan(&sub.ID)
@@ -222,7 +222,7 @@ func (s *Store) ListSubscriptions(ctx context.Context, user string) ([]store.Sub
 
 // RemoveSubscription implements store.Subscriptions.
 func (s *Store) RemoveSubscription(ctx context.Context, id int64) error {
-	return s.write(ctx, fmt.Sprintf("remove subscription %d", id), noLock, func(tx pgx.Tx) error {
+	return s.write(ctx, fmt.Sprintf("remove subscription %d", id), notify, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM subscriptions WHERE id = $1`, id)
 		if err != nil {
 			return err

@@ -38,7 +38,7 @@ import (
 const (
 	lockMigrate     int64 = 0x636c720000000001
 	lockRevocations int64 = 0x636c720000000002
-	lockNamespace   int64 = 0x636c720000000003
+	lockNS          int64 = 0x636c720000000003
 )
 
 // DefaultTimeout bounds every store call when Options.Timeout is 0.
@@ -117,14 +117,20 @@ func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, s.timeout)
 }
 
-// lockMode says which advisory lock a write transaction takes first.
-type lockMode int
+// writeMode says which advisory lock a write transaction takes first, and
+// whether its commit wakes the other instances (see Changes).
+type writeMode int
 
 const (
-	noLock        lockMode = iota
-	revokes                // records revocations: the revocation lock, exclusive
-	createSession          // the revocation lock, shared
-	namespace              // creates a client id or user name
+	noLock        writeMode = 0
+	lockRevoke    writeMode = 1 << iota // the revocation lock, exclusive
+	lockRevShared                       // the revocation lock, shared
+	lockNamespace                       // the client id / user name namespace
+	notify                              // other instances' in-memory views change
+
+	revokes       = lockRevoke | notify
+	createSession = lockRevShared
+	namespace     = lockNamespace | notify
 )
 
 // write runs fn in one transaction and commits it when fn returns nil,
@@ -132,7 +138,7 @@ const (
 // lock a transaction holds, and two of them cannot deadlock on it). A
 // deadlock or serialization failure is retried. Errors are wrapped with
 // the action.
-func (s *Store) write(ctx context.Context, action string, mode lockMode, fn func(tx pgx.Tx) error) error {
+func (s *Store) write(ctx context.Context, action string, mode writeMode, fn func(tx pgx.Tx) error) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var err error
@@ -148,25 +154,31 @@ func (s *Store) write(ctx context.Context, action string, mode lockMode, fn func
 	return nil
 }
 
-func (s *Store) tryWrite(ctx context.Context, mode lockMode, fn func(tx pgx.Tx) error) error {
+func (s *Store) tryWrite(ctx context.Context, mode writeMode, fn func(tx pgx.Tx) error) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit it is a no-op
-	switch mode {
-	case revokes:
+	switch {
+	case mode&lockRevoke != 0:
 		_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockRevocations)
-	case createSession:
+	case mode&lockRevShared != 0:
 		_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, lockRevocations)
-	case namespace:
-		_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockNamespace)
+	case mode&lockNamespace != 0:
+		_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockNS)
 	}
 	if err != nil {
 		return err
 	}
 	if err := fn(tx); err != nil {
 		return err
+	}
+	if mode&notify != 0 {
+		// Delivered at commit, and only then.
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, channel); err != nil {
+			return err
+		}
 	}
 	return tx.Commit(ctx)
 }
