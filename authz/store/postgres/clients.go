@@ -75,7 +75,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (store.Client, error) 
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return store.Client{}, fmt.Errorf("get client %q: %w", id, err)
+		return store.Client{}, fmt.Errorf("get client %q: %w", id, classify(err))
 	}
 	return c, nil
 }
@@ -90,11 +90,11 @@ func (s *Store) ListClients(ctx context.Context, owner string) ([]store.Client, 
 	}
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list clients: %w", err)
+		return nil, fmt.Errorf("list clients: %w", classify(err))
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Client, error) { return scanClient(r) })
 	if err != nil {
-		return nil, fmt.Errorf("list clients: %w", err)
+		return nil, fmt.Errorf("list clients: %w", classify(err))
 	}
 	return out, nil
 }

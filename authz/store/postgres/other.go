@@ -63,7 +63,7 @@ func (s *Store) GetUser(ctx context.Context, name string) (store.User, error) {
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return store.User{}, fmt.Errorf("get user %q: %w", name, err)
+		return store.User{}, fmt.Errorf("get user %q: %w", name, classify(err))
 	}
 	return u, nil
 }
@@ -74,11 +74,11 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 	defer cancel()
 	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`)
 	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
+		return nil, fmt.Errorf("list users: %w", classify(err))
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.User, error) { return scanUser(r) })
 	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
+		return nil, fmt.Errorf("list users: %w", classify(err))
 	}
 	return out, nil
 }
@@ -103,7 +103,7 @@ func (s *Store) DeleteUser(ctx context.Context, name string, now time.Time, maxT
 		}
 		for _, id := range owned {
 			if err := deleteClient(ctx, tx, id, now, maxTokenLifetime); err != nil {
-				return fmt.Errorf("client %q: %w", id, err)
+				return fmt.Errorf("client %q: %w", id, classify(err))
 			}
 		}
 		// The user's sessions on other clients (a first-party client of
@@ -157,7 +157,7 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 	rows, err := s.pool.Query(ctx, `SELECT kid, alg, public_jwk, private_sealed, created_at, retired_at, drop_after
 		FROM signing_keys ORDER BY created_at, kid`)
 	if err != nil {
-		return nil, fmt.Errorf("list signing keys: %w", err)
+		return nil, fmt.Errorf("list signing keys: %w", classify(err))
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.SigningKey, error) {
 		var (
@@ -169,7 +169,7 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 		return k, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list signing keys: %w", err)
+		return nil, fmt.Errorf("list signing keys: %w", classify(err))
 	}
 	return out, nil
 }
@@ -206,7 +206,7 @@ func (s *Store) ListSubscriptions(ctx context.Context, user string) ([]store.Sub
 	rows, err := s.pool.Query(ctx, `SELECT id, user_name, type, name, date_active, date_expiry
 		FROM subscriptions WHERE user_name = $1 ORDER BY id`, user)
 	if err != nil {
-		return nil, fmt.Errorf("list subscriptions of %q: %w", user, err)
+		return nil, fmt.Errorf("list subscriptions of %q: %w", user, classify(err))
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Subscription, error) {
 		var sub store.Subscription
@@ -215,7 +215,7 @@ func (s *Store) ListSubscriptions(ctx context.Context, user string) ([]store.Sub
 		return sub, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list subscriptions of %q: %w", user, err)
+		return nil, fmt.Errorf("list subscriptions of %q: %w", user, classify(err))
 	}
 	return out, nil
 }

@@ -22,7 +22,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -95,13 +98,14 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Ping reports whether the database answers.
+// Ping reports whether the database answers within a second (or the
+// store's timeout, when shorter), so /readyz turns unready fast.
 func (s *Store) Ping(ctx context.Context) error {
-	ctx, cancel := s.bound(ctx)
+	ctx, cancel := context.WithTimeout(ctx, min(s.timeout, time.Second))
 	defer cancel()
 	var one int
 	if err := s.pool.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
-		return fmt.Errorf("ping store: %w", err)
+		return fmt.Errorf("ping store: %w", classify(err))
 	}
 	return nil
 }
@@ -195,13 +199,40 @@ func retryable(err error) bool {
 func classify(err error) error {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
-		return err
+		return unavailable(err)
 	}
 	switch pe.Code {
 	case "23505": // unique_violation
 		return fmt.Errorf("%w (%w)", store.ErrConflict, err)
 	case "23503": // foreign_key_violation
 		return fmt.Errorf("%w (%w)", store.ErrNotFound, err)
+	}
+	// Class 08: connection exception; 57P01-03: the server is shutting
+	// down or cannot accept connections yet.
+	if strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P") {
+		return fmt.Errorf("%w (%w)", store.ErrUnavailable, err)
+	}
+	return err
+}
+
+// unavailable marks a failure to reach the database in time (no answer,
+// a refused or broken connection, a timeout) as store.ErrUnavailable;
+// store errors and answers of the database pass unchanged.
+func unavailable(err error) error {
+	var pe *pgconn.PgError
+	switch {
+	case err == nil, errors.As(err, &pe), errors.Is(err, pgx.ErrNoRows),
+		errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrExpired),
+		errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrRefreshReused), errors.Is(err, store.ErrCodeReused),
+		errors.Is(err, errLockFirst), errors.Is(err, context.Canceled):
+		return err
+	}
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) || errors.As(err, &ce) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
+		strings.Contains(err.Error(), "closed pool") || strings.Contains(err.Error(), "conn closed") {
+		return fmt.Errorf("%w (%w)", store.ErrUnavailable, err)
 	}
 	return err
 }

@@ -82,7 +82,7 @@ func (s *Store) GetSession(ctx context.Context, id string) (store.Session, error
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return store.Session{}, fmt.Errorf("get session %q: %w", id, err)
+		return store.Session{}, fmt.Errorf("get session %q: %w", id, classify(err))
 	}
 	return sess, nil
 }
@@ -95,11 +95,11 @@ func (s *Store) ListSessions(ctx context.Context, clientID string, now time.Time
 		WHERE client_id = $1 AND revoked_at IS NULL AND expires_at > $2
 		ORDER BY created_at DESC, id`, clientID, now)
 	if err != nil {
-		return nil, fmt.Errorf("list sessions of %q: %w", clientID, err)
+		return nil, fmt.Errorf("list sessions of %q: %w", clientID, classify(err))
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Session, error) { return scanSession(r) })
 	if err != nil {
-		return nil, fmt.Errorf("list sessions of %q: %w", clientID, err)
+		return nil, fmt.Errorf("list sessions of %q: %w", clientID, classify(err))
 	}
 	return out, nil
 }
@@ -111,7 +111,7 @@ func (s *Store) CountActiveSessions(ctx context.Context, now time.Time) (int64, 
 	var n int64
 	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > $1`,
 		now).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count active sessions: %w", err)
+		return 0, fmt.Errorf("count active sessions: %w", classify(err))
 	}
 	return n, nil
 }
@@ -130,7 +130,7 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (store.Refresh
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return store.RefreshToken{}, fmt.Errorf("get refresh token: %w", err)
+		return store.RefreshToken{}, fmt.Errorf("get refresh token: %w", classify(err))
 	}
 	rt.AccessExpiresAt, rt.CreatedAt, rt.ExpiresAt, rt.UsedAt = fromOpt(accessExp), utc(rt.CreatedAt), utc(rt.ExpiresAt), fromOpt(used)
 	return rt, nil
@@ -367,7 +367,7 @@ func (s *Store) RevocationsSince(ctx context.Context, seq int64) ([]store.Revoca
 	rows, err := s.pool.Query(ctx, `SELECT seq, jti, session_id, client_id, subject, cutoff, expires_at
 		FROM revocations WHERE seq > $1 ORDER BY seq`, seq)
 	if err != nil {
-		return nil, fmt.Errorf("list revocations: %w", err)
+		return nil, fmt.Errorf("list revocations: %w", classify(err))
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Revocation, error) {
 		var (
@@ -379,7 +379,7 @@ func (s *Store) RevocationsSince(ctx context.Context, seq int64) ([]store.Revoca
 		return r, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list revocations: %w", err)
+		return nil, fmt.Errorf("list revocations: %w", classify(err))
 	}
 	return out, nil
 }
