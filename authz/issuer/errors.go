@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/clearance-gw/clearance/authz/store"
 )
 
 // Error is an RFC 6749 §5.2 (or RFC 7009 / 7662) error response. The
@@ -71,7 +73,13 @@ var (
 // the log only. 4xx are logged at Info, 5xx at Error.
 func (s *Server) writeError(ctx context.Context, w http.ResponseWriter, endpoint string, err error, attrs ...any) {
 	var e *Error
-	if !errors.As(err, &e) {
+	if !errors.As(err, &e) && errors.Is(err, store.ErrUnavailable) {
+		// The shared database went away: a 503 the client may retry, not
+		// a 500.
+		s.log.ErrorContext(ctx, endpoint+" failed: store unavailable", append(attrs, "error", err.Error())...)
+		e = ErrTemporarilyUnavailable.WithDescription("the authorization server cannot reach its store; try again shortly")
+		e.RetryAfter = 1
+	} else if !errors.As(err, &e) {
 		s.log.ErrorContext(ctx, endpoint+" failed", append(attrs, "error", err.Error())...)
 		e = ErrServerError
 	} else if e.Status >= 500 {

@@ -80,6 +80,9 @@ func (p *Portal) parseAuthorize(r *http.Request, q url.Values) (*authRequest, *p
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, &pageError{http.StatusBadRequest, "The application that sent you here is not registered with this gateway."}, nil
 	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return nil, &pageError{http.StatusServiceUnavailable, "The gateway cannot reach its database right now. Please try again in a moment."}, nil
+	}
 	if err != nil {
 		return nil, &pageError{http.StatusInternalServerError, "The request could not be checked. Please try again."}, nil
 	}

@@ -419,6 +419,16 @@ func (p *Portal) forbidden(w http.ResponseWriter, r *http.Request, user string) 
 
 func (p *Portal) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	p.log.ErrorContext(r.Context(), "portal request failed", "path", r.URL.Path, "err", err)
+	if errors.Is(err, store.ErrUnavailable) {
+		w.Header().Set("Retry-After", "1")
+		if wantsJSON(r) {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
+			return
+		}
+		p.message(w, r, http.StatusServiceUnavailable, "", "Temporarily unavailable",
+			"The gateway cannot reach its database right now. Please try again in a moment.")
+		return
+	}
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
 		return

@@ -30,6 +30,10 @@ var (
 	ErrRevoked       = errors.New("revoked")
 	ErrRefreshReused = errors.New("refresh token reused")
 	ErrCodeReused    = errors.New("authorization code reused")
+	// ErrUnavailable means the store could not be reached in time (a
+	// shared database that went away): the request may succeed later.
+	// Callers answer 503, never 500.
+	ErrUnavailable = errors.New("store unavailable")
 )
 
 // NameTakenError is returned when a client id equals a user's name, or a

@@ -162,7 +162,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 		}
 	}()
 
-	st, err := openStore(ctx, cfg)
+	st, err := openStoreLogged(ctx, cfg, logger.With("component", "store"))
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +262,40 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	go keys.Run(gctx)
 	go iss.Run(gctx, sessionsGaugeInterval)
 	go g.prune(gctx)
+	if w, ok := st.(changeWatcher); ok {
+		go g.follow(gctx, w, revs, origins, keys)
+	}
 	return g, nil
+}
+
+// follow resyncs the in-memory views (revocations, client origins, signing
+// keys) whenever the store announces a change made by any instance, so
+// they are current within moments; their periodic polls remain the
+// fallback for when the announcements stop. Wakes during a resync are
+// coalesced into one more.
+func (g *gateway) follow(ctx context.Context, w changeWatcher, revs *revocation.Set, origins *authz.ClientOrigins, keys *issuer.Keyring) {
+	wake := make(chan struct{}, 1)
+	go w.Watch(ctx, time.Second, func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		}
+		for _, step := range []struct {
+			name string
+			fn   func(context.Context) error
+		}{{"revocations", revs.Sync}, {"client origins", origins.Refresh}, {"signing keys", keys.Reload}} {
+			if err := step.fn(ctx); err != nil && ctx.Err() == nil {
+				g.logger.Warn("resync after a change notification", "view", step.name, "error", err)
+			}
+		}
+	}
 }
 
 // endpointsFor builds the gateway's own handlers for cfg: the issuer's

@@ -99,5 +99,17 @@ func openKeys(ctx context.Context, cfg *config.Config, st store.Store, kek []byt
 	// Every instance reloads keys within keyReloadInterval: a rotated-in
 	// key is published for two of them before it signs.
 	opts.Activation = 2 * keyReloadInterval
-	return issuer.NewKeyring(ctx, st, opts)
+	locker, ok := st.(clusterLocker)
+	if !ok {
+		return issuer.NewKeyring(ctx, st, opts)
+	}
+	// Instances starting at once on an empty shared store: one generates
+	// the first key, the others find it.
+	var keys *issuer.Keyring
+	err := locker.WithLock(ctx, "signing-keys", func(ctx context.Context) error {
+		var err error
+		keys, err = issuer.NewKeyring(ctx, st, opts)
+		return err
+	})
+	return keys, err
 }
