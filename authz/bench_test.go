@@ -49,6 +49,7 @@ func BenchmarkGuard(b *testing.B) {
 		f := newFixture(b, withRevocations(set))
 		c := claims(localIssuer)
 		c["client_id"], c["sid"] = "client-5", "session-5"
+		c[ClaimClientCreated], c[ClaimUserCreated] = t0.UnixMicro(), t0.UnixMicro() // created after the cutoffs
 		run(b, f, mint(b, f.local, c))
 	})
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {

@@ -26,12 +26,14 @@ import (
 
 // Revocations answers whether a token was revoked: by its jti, its
 // session, or a cutoff of its client or subject (a deleted client or user:
-// tokens issued at or before the deletion, issuedAt being the iat claim in
-// Unix seconds). clientID and subject are given only for tokens of the
-// gateway's own issuer, "" otherwise. It must be cheap (an in-memory set):
-// it is asked on every request.
+// the tokens of that incarnation, told by clientCreated and userCreated,
+// the Principal's ClientCreated and UserCreated; a token without them by
+// issuedAt, the iat claim in Unix seconds). clientID and subject are given
+// only for tokens of the gateway's own issuer, "" otherwise. It must be
+// cheap (an in-memory set): it is asked on every request.
+// authz/revocation.Set implements it.
 type Revocations interface {
-	RevokedToken(jti, sessionID, clientID, subject string, issuedAt int64) bool
+	RevokedToken(jti, sessionID, clientID, subject string, issuedAt, clientCreated, userCreated int64) bool
 }
 
 // Options are the collaborators of a Guard. Every field is optional.
@@ -202,7 +204,7 @@ func (g *Guard) revoked(p *Principal) bool {
 	if p.Local {
 		client, subject = p.ClientID, p.Subject
 	}
-	return g.revs.RevokedToken(p.JTI, p.SessionID, client, subject, p.IssuedAt.Unix())
+	return g.revs.RevokedToken(p.JTI, p.SessionID, client, subject, p.IssuedAt.Unix(), p.ClientCreated, p.UserCreated)
 }
 
 // verifyCached consults the verified-token cache, keyed by the SHA-256 of

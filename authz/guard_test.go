@@ -17,6 +17,8 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
+	"github.com/clearance-gw/clearance/authz/revocation"
+	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
 )
 
@@ -244,12 +246,14 @@ func TestLocalTokens(t *testing.T) {
 	c["sid"] = "session-42"
 	c["client_id"] = "demo-backend"
 	c["act"] = map[string]any{"sub": "admin-1"}
+	c[ClaimClientCreated], c[ClaimUserCreated] = t0.Add(-time.Hour).UnixMicro()+7, t0.Add(-time.Minute).UnixMicro()+9
 	p, err := f.guard.Check(bearerRequest(mint(t, f.local, c)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Principal{Issuer: localIssuer, Subject: "pilot-7", ClientID: "demo-backend", Scopes: ScopeSet{"query_mapdata", "talk_tower"},
-		Expiry: t0.Add(time.Hour), IssuedAt: t0, JTI: "jti-1", SessionID: "session-42", Actor: "admin-1", Local: true}
+		Expiry: t0.Add(time.Hour), IssuedAt: t0, JTI: "jti-1", SessionID: "session-42", Actor: "admin-1", Local: true,
+		ClientCreated: t0.Add(-time.Hour).UnixMicro() + 7, UserCreated: t0.Add(-time.Minute).UnixMicro() + 9}
 	if fmt.Sprint(p) != fmt.Sprint(want) {
 		t.Fatalf("principal\n %+v\nwant\n %+v", p, want)
 	}
@@ -281,6 +285,24 @@ func TestLocalTokens(t *testing.T) {
 		_, err := f.guard.Check(bearerRequest(mint(t, f.local, c)), nil)
 		assertErr(t, err, errBadClaim)
 	})
+	for _, bad := range []any{"1748779200000000", 1.5, -3, 0, float64(1<<53 + 2), true, map[string]any{}} {
+		t.Run(fmt.Sprintf("malformed creation claims: %v", bad), func(t *testing.T) {
+			for _, name := range []string{ClaimClientCreated, ClaimUserCreated} {
+				c := claims(localIssuer)
+				c[name] = bad
+				_, err := f.guard.Check(bearerRequest(mint(t, f.local, c)), nil)
+				assertErr(t, err, errBadClaim)
+			}
+		})
+	}
+	t.Run("creation claims of trusted issuers are ignored", func(t *testing.T) {
+		c := claims(idpIssuer)
+		c[ClaimClientCreated], c[ClaimUserCreated] = 5, "x"
+		p, err := f.guard.Check(bearerRequest(mint(t, f.rsa, c)), nil)
+		if err != nil || p.ClientCreated != 0 || p.UserCreated != 0 {
+			t.Fatalf("Check = %+v, %v", p, err)
+		}
+	})
 	t.Run("withdrawn local key", func(t *testing.T) {
 		tok := mint(t, f.local, claims(localIssuer))
 		if _, err := f.guard.Check(bearerRequest(tok), nil); err != nil {
@@ -299,56 +321,68 @@ func TestLocalTokens(t *testing.T) {
 }
 
 // TestCutoffsOfDeletedClientsAndUsers: a deleted client's or user's local
-// tokens issued up to the cutoff are refused, also from the verified-token
-// cache; later ones (a new client of that id) are not; a trusted issuer's
-// tokens naming the same client or subject are another tenant's.
+// tokens are refused, also from the verified-token cache: those that carry
+// the deleted incarnation's creation time, even when issued after the
+// deletion, and those without creation claims issued up to the deletion
+// rounded up to the second. A new client or user of that name (created
+// after the cutoff) has its tokens accepted at once, in the same second. A
+// trusted issuer's tokens naming the same client or subject are another
+// tenant's.
 func TestCutoffsOfDeletedClientsAndUsers(t *testing.T) {
-	revs := &fakeRevocations{}
+	revs := revocation.New(noRevocations{}, revocation.Options{})
 	f := newFixture(t, withRevocations(revs))
-	token := func(s signer, iss, client, sub string, iat time.Time) string {
+	cut := t0.Add(1500 * time.Millisecond) // both deletions, at t0+1.5s
+	before, after := cut.Add(-time.Hour).UnixMicro(), cut.UnixMicro()+1
+	token := func(s signer, iss, client, sub string, iat time.Time, clientMade, userMade int64) string {
 		c := claims(iss)
 		c["client_id"], c["sub"], c["iat"] = client, sub, iat.Unix()
-		c["jti"] = fmt.Sprint("jti-", client, sub, iat.Unix())
+		c["jti"] = fmt.Sprint("jti-", client, sub, iat.Unix(), clientMade, userMade)
+		if clientMade != 0 {
+			c[ClaimClientCreated] = clientMade
+		}
+		if userMade != 0 {
+			c[ClaimUserCreated] = userMade
+		}
 		return mint(t, s, c)
 	}
-	tokens := map[string]string{
-		"local client token before":   token(f.local, localIssuer, "app", "app", t0),
-		"local client token at":       token(f.local, localIssuer, "app", "app", t0.Add(time.Second)),
-		"local client token after":    token(f.local, localIssuer, "app", "app", t0.Add(2*time.Second)),
-		"local user token before":     token(f.local, localIssuer, "first-party", "alice", t0),
-		"local user token after":      token(f.local, localIssuer, "first-party", "alice", t0.Add(2*time.Second)),
-		"trusted client token before": token(f.rsa, idpIssuer, "app", "app", t0),
-		"trusted user token before":   token(f.rsa, idpIssuer, "other", "alice", t0),
+	type check struct {
+		tok     string
+		refused bool
 	}
-	f.clock.Set(t0.Add(3 * time.Second))
-	for name, tok := range tokens { // all good, and cached
-		if _, err := f.guard.Check(bearerRequest(tok), nil); err != nil {
+	checks := map[string]check{
+		"the old client's token":                         {token(f.local, localIssuer, "app", "app", t0, before, 0), true},
+		"the old client's token signed after the delete": {token(f.local, localIssuer, "app", "app", t0.Add(3*time.Second), before, 0), true},
+		"the new client's token, in the same second":     {token(f.local, localIssuer, "app", "app", t0.Add(time.Second), after, 0), false},
+		"the old user's token":                           {token(f.local, localIssuer, "first-party", "alice", t0, before, before), true},
+		"the old user's token signed after the delete":   {token(f.local, localIssuer, "first-party", "alice", t0.Add(3*time.Second), before, before), true},
+		"the new user's token, in the same second":       {token(f.local, localIssuer, "first-party", "alice", t0.Add(time.Second), before, after), false},
+		"a client named after the deleted user":          {token(f.local, localIssuer, "alice", "alice", t0.Add(time.Second), after, 0), false},
+		"no claims: issued before":                       {token(f.local, localIssuer, "app", "app", t0, 0, 0), true},
+		"no claims: issued in the cutoff second":         {token(f.local, localIssuer, "app", "app", t0.Add(2*time.Second), 0, 0), true},
+		"no claims: issued after":                        {token(f.local, localIssuer, "app", "app", t0.Add(3*time.Second), 0, 0), false},
+		"no claims: a user's token in the cutoff second": {token(f.local, localIssuer, "first-party", "alice", t0.Add(2*time.Second), 0, 0), true},
+		"a trusted issuer's app":                         {token(f.rsa, idpIssuer, "app", "app", t0, before, 0), false},
+		"a trusted issuer's alice":                       {token(f.rsa, idpIssuer, "other", "alice", t0, before, before), false},
+	}
+	f.clock.Set(t0.Add(4 * time.Second))
+	for name, c := range checks { // all good, and cached
+		if _, err := f.guard.Check(bearerRequest(c.tok), nil); err != nil {
 			t.Fatalf("%s before the deletions: %v", name, err)
 		}
 	}
-	revs.mu.Lock()
-	revs.clients = map[string]int64{"app": t0.Add(time.Second).Unix()}
-	revs.subjects = map[string]int64{"alice": t0.Add(time.Second).Unix()}
-	revs.mu.Unlock()
-	for name, refused := range map[string]bool{
-		"local client token before":   true,
-		"local client token at":       true,
-		"local client token after":    false,
-		"local user token before":     true,
-		"local user token after":      false,
-		"trusted client token before": false,
-		"trusted user token before":   false,
-	} {
+	revs.Add(store.Revocation{ClientID: "app", Cutoff: cut, ExpiresAt: cut.Add(2 * time.Hour)})
+	revs.Add(store.Revocation{Subject: "alice", Cutoff: cut, ExpiresAt: cut.Add(2 * time.Hour)})
+	for name, c := range checks {
 		t.Run(name, func(t *testing.T) {
-			_, err := f.guard.Check(bearerRequest(tokens[name]), nil)
-			if refused {
+			_, err := f.guard.Check(bearerRequest(c.tok), nil)
+			if c.refused {
 				assertErr(t, err, errRevoked)
 			} else if err != nil {
 				t.Fatalf("refused: %v", err)
 			}
 		})
 	}
-	if h, _ := f.cacheCounts(); h < 7 {
+	if h, _ := f.cacheCounts(); h < float64(len(checks)) {
 		t.Fatalf("cache hits = %v: the cutoffs must be applied on the cached path", h)
 	}
 }

@@ -20,7 +20,23 @@ type Principal struct {
 	SessionID string // "sid" claim of tokens the gateway minted, "" otherwise
 	Actor     string // "act.sub" of admin-grant tokens
 	Local     bool   // minted by this gateway (own keys)
+	// ClientCreated and UserCreated are the creation times (Unix
+	// microseconds) of the client and of the user a local token was minted
+	// for: its ClaimClientCreated and ClaimUserCreated claims, 0 when
+	// absent. They tell a deleted client or user from a later one of the
+	// same name (see Revocations).
+	ClientCreated int64
+	UserCreated   int64
 }
+
+// The private claims of the tokens the gateway mints that name the
+// creation time, in Unix microseconds, of their client (every token) and of
+// their user (a token whose subject is a user). RFC 9068 §2.2.3 allows such
+// claims; a resource server that does not know them ignores them.
+const (
+	ClaimClientCreated = "client_created"
+	ClaimUserCreated   = "user_created"
+)
 
 type ctxKey struct{}
 

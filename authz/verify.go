@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -241,6 +242,12 @@ func principalOf(t jwt.Token, pol *issuerPolicy) (Principal, error) {
 		if p.SessionID, err = stringClaim(t, "sid"); err != nil {
 			return Principal{}, err
 		}
+		if p.ClientCreated, err = MicrosClaim(t, ClaimClientCreated); err != nil {
+			return Principal{}, err
+		}
+		if p.UserCreated, err = MicrosClaim(t, ClaimUserCreated); err != nil {
+			return Principal{}, err
+		}
 		if v, ok := t.Get("act"); ok {
 			act, ok := v.(map[string]any)
 			if !ok {
@@ -286,6 +293,37 @@ func scopesOf(t jwt.Token) (ScopeSet, error) {
 	default:
 		return nil, errBadScopeClaim
 	}
+}
+
+// maxMicros bounds a Unix-microseconds claim: JSON numbers are decoded as
+// float64, exact up to 2^53 (the year 2255 in microseconds).
+const maxMicros = 1 << 53
+
+// MicrosClaim reads a claim holding Unix microseconds (ClaimClientCreated,
+// ClaimUserCreated): 0 when absent, a malformed-claim error when it is not
+// a positive integer.
+func MicrosClaim(t jwt.Token, name string) (int64, error) {
+	v, ok := t.Get(name)
+	if !ok {
+		return 0, nil
+	}
+	var n int64
+	switch v := v.(type) {
+	case float64:
+		if v != math.Trunc(v) || v <= 0 || v > maxMicros {
+			return 0, errBadClaim
+		}
+		n = int64(v)
+	case json.Number:
+		i, err := v.Int64()
+		if err != nil || i <= 0 || i > maxMicros {
+			return 0, errBadClaim
+		}
+		n = i
+	default:
+		return 0, errBadClaim
+	}
+	return n, nil
 }
 
 func stringClaim(t jwt.Token, name string) (string, error) {

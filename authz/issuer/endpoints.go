@@ -11,6 +11,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
+	"github.com/clearance-gw/clearance/authz"
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
@@ -307,8 +308,14 @@ func (s *Server) introspectAccess(ctx context.Context, raw string, now time.Time
 	sid := claimString(tok, "sid")
 	// The cutoffs matter here too: a new client registered under a
 	// deleted client's id must not learn that its predecessor's tokens
-	// are active.
-	if s.revs.RevokedToken(tok.JwtID(), sid, claimString(tok, "client_id"), tok.Subject(), tok.IssuedAt().Unix()) {
+	// are active (and its own are, at once).
+	clientCreated, err1 := authz.MicrosClaim(tok, authz.ClaimClientCreated)
+	userCreated, err2 := authz.MicrosClaim(tok, authz.ClaimUserCreated)
+	if err1 != nil || err2 != nil {
+		return introspection{}, nil
+	}
+	if s.revs.RevokedToken(tok.JwtID(), sid, claimString(tok, "client_id"), tok.Subject(), tok.IssuedAt().Unix(),
+		clientCreated, userCreated) {
 		return introspection{}, nil
 	}
 	if sid != "" {

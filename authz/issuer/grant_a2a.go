@@ -27,13 +27,13 @@ func (g a2aGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenResponse,
 	if err != nil {
 		return nil, err
 	}
-	return g.s.issueA2A(ctx, req, u.Name, scope)
+	return g.s.issueA2A(ctx, req, u, scope)
 }
 
-func (s *Server) issueA2A(ctx context.Context, req *tokenRequest, user, scope string) (*tokenResponse, error) {
+func (s *Server) issueA2A(ctx context.Context, req *tokenRequest, u store.User, scope string) (*tokenResponse, error) {
 	ttl := req.cfg.Tokens.A2ATTL.D()
-	return s.issueSession(ctx, req, session{kind: store.KindA2A, subject: user, scope: scope,
-		accessTT: ttl, lifetime: ttl})
+	return s.issueSession(ctx, req, session{kind: store.KindA2A, subject: u.Name, scope: scope,
+		accessTT: ttl, lifetime: ttl, userCreated: u.CreatedAt})
 }
 
 // A2AToken is an application-to-application token minted by MintA2A.
@@ -55,7 +55,8 @@ func (s *Server) MintA2A(ctx context.Context, clientID, user string) (A2AToken, 
 	if err != nil {
 		return A2AToken{}, fmt.Errorf("client %q: %w", clientID, err)
 	}
-	if _, err := s.st.GetUser(ctx, user); err != nil {
+	u, err := s.st.GetUser(ctx, user)
+	if err != nil {
 		return A2AToken{}, fmt.Errorf("user %q: %w", user, err)
 	}
 	req := &tokenRequest{cfg: s.cfg(), grant: "a2a", client: c, now: s.now().UTC().Truncate(time.Second)}
@@ -66,7 +67,7 @@ func (s *Server) MintA2A(ctx context.Context, clientID, user string) (A2AToken, 
 		}
 		return A2AToken{}, fmt.Errorf("mint a2a token: %w", err)
 	}
-	resp, err := s.issueA2A(ctx, req, user, scope)
+	resp, err := s.issueA2A(ctx, req, u, scope)
 	if err != nil {
 		if e, ok := errors.AsType[*Error](err); ok {
 			return A2AToken{}, fmt.Errorf("mint a2a token: %s", e.Description)

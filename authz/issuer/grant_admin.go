@@ -34,7 +34,8 @@ func (g adminGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenRespons
 	if !admin.Admin {
 		return nil, ErrInvalidGrant.WithDescription("the user is not an administrator")
 	}
-	if _, err := g.s.st.GetUser(ctx, subject); errors.Is(err, store.ErrNotFound) {
+	user, err := g.s.st.GetUser(ctx, subject)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrInvalidGrant.WithDescription("unknown subject")
 	} else if err != nil {
 		return nil, fmt.Errorf("get user: %w", err)
@@ -45,7 +46,7 @@ func (g adminGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenRespons
 	}
 	ttl := accessTTL(req.cfg, req.client)
 	resp, err := g.s.issueSession(ctx, req, session{kind: KindAdmin, subject: subject, scope: scope,
-		actor: admin.Name, accessTT: ttl, lifetime: ttl})
+		actor: admin.Name, accessTT: ttl, lifetime: ttl, userCreated: user.CreatedAt})
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ func (g clientCredentials) Issue(ctx context.Context, req *tokenRequest) (*token
 	}
 	ttl := accessTTL(req.cfg, req.client)
 	if !req.cfg.Tokens.RefreshOnEveryGrant {
-		return g.s.plainToken(req, req.client.ID, scope, ttl)
+		return g.s.plainToken(req, scope, ttl)
 	}
 	return g.s.issueSession(ctx, req, session{kind: store.KindRefresh, subject: req.client.ID, scope: scope,
 		accessTT: ttl, refresh: true, lifetime: refreshTTL(req.cfg, req.client)})

@@ -84,9 +84,13 @@ func (g codeGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenResponse
 			return nil, errNotEntitled(req.cfg)
 		}
 	}
+	u, err := s.grantUser(ctx, c.Subject, c.CreatedAt)
+	if err != nil {
+		return nil, err
+	}
 	return s.issueSession(ctx, req, session{id: c.SessionID, kind: store.KindRefresh, subject: c.Subject,
 		scope: scope, accessTT: accessTTL(req.cfg, req.client), refresh: true,
-		lifetime: refreshTTL(req.cfg, req.client)})
+		lifetime: refreshTTL(req.cfg, req.client), userCreated: u.CreatedAt})
 }
 
 // checkPKCE verifies code_verifier against the code's S256 challenge.

@@ -23,5 +23,6 @@ func (g passwordGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenResp
 		return nil, err
 	}
 	return g.s.issueSession(ctx, req, session{kind: store.KindRefresh, subject: u.Name, scope: scope,
-		accessTT: accessTTL(req.cfg, req.client), refresh: true, lifetime: refreshTTL(req.cfg, req.client)})
+		accessTT: accessTTL(req.cfg, req.client), refresh: true, lifetime: refreshTTL(req.cfg, req.client),
+		userCreated: u.CreatedAt})
 }

@@ -44,6 +44,14 @@ func (g refreshGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenRespo
 	if sess.ClientID != req.client.ID {
 		return nil, ErrInvalidGrant.WithDescription("the refresh token was issued to another client")
 	}
+	// The user the session is for, unless it is the client's own
+	// (client_credentials with a refresh token).
+	var user store.User
+	if sess.Subject != sess.ClientID {
+		if user, err = s.grantUser(ctx, sess.Subject, sess.CreatedAt); err != nil {
+			return nil, err
+		}
+	}
 	// The session's scope, less any scope the client has lost since (for
 	// a portal client: that its owner is no longer entitled to).
 	current, limited, err := s.allowedScopes(ctx, req.cfg, req.client)
@@ -64,7 +72,7 @@ func (g refreshGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenRespo
 	}
 	ttl := accessTTL(req.cfg, req.client)
 	at := &accessToken{jti: newID(), clientID: req.client.ID, scope: scope, sessionID: sess.ID,
-		issuedAt: req.now, expiresAt: req.now.Add(ttl)}
+		issuedAt: req.now, expiresAt: req.now.Add(ttl), clientCreated: req.client.CreatedAt, userCreated: user.CreatedAt}
 	next := store.RefreshToken{Hash: secret.HashSecret(rt), AccessJTI: at.jti, AccessExpiresAt: at.expiresAt,
 		CreatedAt: req.now, ExpiresAt: req.now.Add(refreshTTL(req.cfg, req.client))}
 	rotated, err := s.st.RotateRefresh(ctx, req.client.ID, hash, next, req.now)

@@ -21,6 +21,10 @@ func (s *Server) MintImplicit(ctx context.Context, clientID, user, scope string)
 	if err != nil {
 		return "", 0, fmt.Errorf("client %q: %w", clientID, err)
 	}
+	u, err := s.st.GetUser(ctx, user)
+	if err != nil {
+		return "", 0, fmt.Errorf("user %q: %w", user, err)
+	}
 	cfg := s.cfg()
 	req := &tokenRequest{cfg: cfg, grant: "implicit", client: c, now: s.now().UTC().Truncate(time.Second),
 		params: params{values: map[string]string{"scope": scope}}}
@@ -32,7 +36,7 @@ func (s *Server) MintImplicit(ctx context.Context, clientID, user, scope string)
 	}
 	ttl := accessTTL(cfg, c)
 	resp, err := s.issueSession(ctx, req, session{kind: store.KindImplicit, subject: user, scope: scope,
-		accessTT: ttl, lifetime: ttl})
+		accessTT: ttl, lifetime: ttl, userCreated: u.CreatedAt})
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {

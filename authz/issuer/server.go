@@ -21,6 +21,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
+	"github.com/clearance-gw/clearance/authz"
 	"github.com/clearance-gw/clearance/authz/login"
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/store"
@@ -50,7 +51,7 @@ type Revocations interface {
 	Revoked(jti, sessionID string) bool
 	// RevokedToken also applies the cutoffs of deleted clients and users
 	// (see revocation.Set).
-	RevokedToken(jti, sessionID, clientID, subject string, issuedAt int64) bool
+	RevokedToken(jti, sessionID, clientID, subject string, issuedAt, clientCreated, userCreated int64) bool
 }
 
 // Options are the optional parts of a Server.
@@ -228,7 +229,7 @@ type noRevocations struct{}
 func (noRevocations) Add(store.Revocation)     {}
 func (noRevocations) Revoked(_, _ string) bool { return false }
 
-func (noRevocations) RevokedToken(_, _, _, _ string, _ int64) bool { return false }
+func (noRevocations) RevokedToken(_, _, _, _ string, _, _, _ int64) bool { return false }
 
 // newID returns 128 random bits, base64url: jti and session ids.
 func newID() string {
@@ -263,6 +264,17 @@ type accessToken struct {
 	actor     string // act.sub, admin grant
 	issuedAt  time.Time
 	expiresAt time.Time
+	// clientCreated is the CreatedAt of the client as read for this
+	// request, userCreated that of the user the token is for (zero when
+	// the subject is the client itself). They become the client_created
+	// and user_created claims, which tell a deleted client or user from a
+	// later one of the same name to the microsecond (see
+	// revocation.Set.RevokedToken). A token minted concurrently with the
+	// deletion (the client or user was read, then the deletion committed,
+	// then the token is signed here) carries the deleted incarnation's
+	// creation time, which the deletion's cutoff covers: it is refused.
+	clientCreated time.Time
+	userCreated   time.Time
 }
 
 // mint signs an access token as SPEC §3 shapes it.
@@ -284,6 +296,15 @@ func (s *Server) mint(cfg *config.Config, a *accessToken) (string, error) {
 	}
 	if a.actor != "" {
 		b = b.Claim("act", map[string]string{"sub": a.actor})
+	}
+	// A zero CreatedAt (a client declared in the config file and never
+	// deleted: the store knows no creation time for it) gives no claim;
+	// such a token falls under the iat rule of a cutoff.
+	if !a.clientCreated.IsZero() {
+		b = b.Claim(authz.ClaimClientCreated, a.clientCreated.UnixMicro())
+	}
+	if !a.userCreated.IsZero() {
+		b = b.Claim(authz.ClaimUserCreated, a.userCreated.UnixMicro())
 	}
 	tok, err := b.Build()
 	if err != nil {

@@ -262,6 +262,9 @@ type session struct {
 	accessTT time.Duration
 	refresh  bool          // issue a first refresh token
 	lifetime time.Duration // session lifetime (refresh TTL); at least the access token's
+	// userCreated is the CreatedAt of the user subject, as read for this
+	// request; zero when the subject is the client itself.
+	userCreated time.Time
 }
 
 // issueSession mints an access token in a new session and stores the
@@ -272,7 +275,8 @@ func (s *Server) issueSession(ctx context.Context, req *tokenRequest, ss session
 		ss.id = newID()
 	}
 	at := &accessToken{clientID: req.client.ID, subject: ss.subject, scope: ss.scope, sessionID: ss.id,
-		actor: ss.actor, issuedAt: req.now, expiresAt: req.now.Add(ss.accessTT)}
+		actor: ss.actor, issuedAt: req.now, expiresAt: req.now.Add(ss.accessTT),
+		clientCreated: req.client.CreatedAt, userCreated: ss.userCreated}
 	signed, err := s.mint(req.cfg, at)
 	if err != nil {
 		return nil, err
@@ -302,15 +306,37 @@ func (s *Server) issueSession(ctx context.Context, req *tokenRequest, ss session
 	return resp, nil
 }
 
-// plainToken mints an access token outside any session.
-func (s *Server) plainToken(req *tokenRequest, subject, scope string, ttl time.Duration) (*tokenResponse, error) {
+// plainToken mints an access token outside any session, for the client
+// itself (client_credentials).
+func (s *Server) plainToken(req *tokenRequest, scope string, ttl time.Duration) (*tokenResponse, error) {
+	subject := req.client.ID
 	at := &accessToken{clientID: req.client.ID, subject: subject, scope: scope,
-		issuedAt: req.now, expiresAt: req.now.Add(ttl)}
+		issuedAt: req.now, expiresAt: req.now.Add(ttl), clientCreated: req.client.CreatedAt}
 	signed, err := s.mint(req.cfg, at)
 	if err != nil {
 		return nil, err
 	}
 	return &tokenResponse{AccessToken: signed, ExpiresIn: seconds(ttl), Scope: scope, subject: subject}, nil
+}
+
+// grantUser returns the user an authorization code or a session was
+// granted for (name, at since: the code's or session's creation), whose
+// creation time the tokens minted from it carry. The user must still exist
+// and be no younger than the grant, to the second (as the portal's login
+// check: a grant made in the second the user was created is not refused): a
+// code or session made concurrently with the user's deletion, and so not
+// removed by it, must not serve a later user of the same name.
+func (s *Server) grantUser(ctx context.Context, name string, since time.Time) (store.User, error) {
+	u, err := s.st.GetUser(ctx, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.User{}, ErrInvalidGrant.WithDescription("the user of the grant no longer exists")
+	case err != nil:
+		return store.User{}, fmt.Errorf("get user: %w", err)
+	case since.Before(u.CreatedAt.Truncate(time.Second)):
+		return store.User{}, ErrInvalidGrant.WithDescription("the grant was made for an earlier user of that name")
+	}
+	return u, nil
 }
 
 // authenticateUser checks the username and password parameters with the

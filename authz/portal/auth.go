@@ -70,7 +70,7 @@ func (p *Portal) serveLogin(w http.ResponseWriter, r *http.Request) {
 		p.loginFailed(w, r, page, addr, err)
 		return
 	}
-	if _, err := p.cookies.Login(w, u.Name); err != nil {
+	if _, err := p.cookies.LoginUser(w, u.Name, u.CreatedAt); err != nil {
 		p.serverError(w, r, err)
 		return
 	}

@@ -62,3 +62,23 @@ func TestDeletedUsersCookieSignsNobodyIn(t *testing.T) {
 		wantStatus(t, e.login("bob").get("/portal/"), http.StatusOK)
 	})
 }
+
+// TestCookieOfADeletedUserInTheSameSecond: a user signs in, is deleted and
+// a new user of the same name is made, all on a clock that does not move:
+// the old cookie signs nobody in (it names the deleted user's creation
+// time), and the new user's own login works at once.
+func TestCookieOfADeletedUserInTheSameSecond(t *testing.T) {
+	e := newEnv(t)
+	alice := e.login("alice")
+	wantStatus(t, alice.get("/portal/"), http.StatusOK)
+	if err := e.st.DeleteUser(t.Context(), "alice", e.clk.Now(), testTokenLifetime); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.CreateUser(t.Context(), store.User{Name: "alice", PasswordHash: passwordHash(), CreatedAt: e.clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if r := alice.get("/portal/"); r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/portal/login") {
+		t.Errorf("the deleted alice's cookie: %d, Location %q; want the login page", r.StatusCode, r.Header.Get("Location"))
+	}
+	wantStatus(t, e.login("alice").get("/portal/"), http.StatusOK)
+}

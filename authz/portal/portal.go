@@ -458,8 +458,11 @@ func (p *Portal) currentUser(r *http.Request) string {
 // signedIn returns the user of r's login cookie while that user exists.
 // Logins are stateless cookies: without this check a deleted user's cookie
 // would keep working until it expires, and one of an earlier user of the
-// same name would sign in the new one, so a login older (to the second)
-// than the user signs nobody in.
+// same name would sign in the new one. The cookie names the creation time
+// of the user who signed in, and signs in only that user (the store gives a
+// later user of the name a later creation time, to the microsecond); a
+// cookie that does not name it (set before it did) signs nobody in when
+// older, to the second, than the user.
 func (p *Portal) signedIn(r *http.Request) (string, bool, error) {
 	s, ok := p.cookies.Session(r)
 	if !ok {
@@ -472,7 +475,8 @@ func (p *Portal) signedIn(r *http.Request) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
-	if s.IssuedAt.Before(u.CreatedAt.Truncate(time.Second)) {
+	if !s.UserCreated.IsZero() && !s.UserCreated.Equal(u.CreatedAt) ||
+		s.UserCreated.IsZero() && s.IssuedAt.Before(u.CreatedAt.Truncate(time.Second)) {
 		return "", false, nil
 	}
 	return s.User, true, nil

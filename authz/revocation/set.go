@@ -1,7 +1,8 @@
 // Package revocation keeps the revoked access tokens (by jti), sessions
 // (by sid) and the cutoffs of deleted clients and users (every local token
-// of that client or subject issued at or before a time) in memory, in step
-// with the store, so the proxy path can refuse them without any store I/O.
+// of that client or subject, of an incarnation created at or before a time)
+// in memory, in step with the store, so the proxy path can refuse them
+// without any store I/O.
 //
 // A Set learns revocations two ways: Add, for revocations made by this
 // instance (they take effect at once), and Sync, which reads the ones recorded
@@ -67,11 +68,24 @@ type Set struct {
 	lastSweep time.Time
 }
 
-// cutoff revokes the tokens issued at or before at (Unix seconds, as the
-// iat claim), until exp.
+// cutoff revokes, until exp, the tokens of incarnations created at or
+// before at (Unix microseconds, as the client_created and user_created
+// claims), and the tokens without such a claim issued at or before atSec
+// (at rounded up to the second, as the iat claim).
 type cutoff struct {
-	at  int64
-	exp time.Time
+	at    int64
+	atSec int64
+	exp   time.Time
+}
+
+// covers reports whether c revokes a token whose client or user was created
+// at created (Unix microseconds; 0 when the token does not say) and which
+// was issued at issuedAt (Unix seconds).
+func (c cutoff) covers(created, issuedAt int64) bool {
+	if created != 0 {
+		return created <= c.at
+	}
+	return issuedAt <= c.atSec
 }
 
 // New returns an empty Set reading from src. Call Sync once before serving.
@@ -109,16 +123,32 @@ func New(src Source, opts Options) *Set {
 // id, is revoked. Empty values never match. It does not consult cutoffs:
 // RevokedToken does.
 func (s *Set) Revoked(jti, sessionID string) bool {
-	return s.RevokedToken(jti, sessionID, "", "", 0)
+	return s.RevokedToken(jti, sessionID, "", "", 0, 0, 0)
 }
 
 // RevokedToken reports whether a token is revoked: by its jti, its session,
 // or a cutoff of its client (clientID, the client_id claim) or its subject
-// (the sub claim) at or after issuedAt (the iat claim, Unix seconds). Pass
-// clientID and subject only for tokens of the gateway's own issuer: a
-// trusted issuer's subjects and clients are another tenant's. Empty values
-// never match. It takes a read lock and does not allocate.
-func (s *Set) RevokedToken(jti, sessionID, clientID, subject string, issuedAt int64) bool {
+// (the sub claim). Pass clientID and subject only for tokens of the
+// gateway's own issuer: a trusted issuer's subjects and clients are another
+// tenant's. Empty values never match.
+//
+// clientCreated and userCreated are the token's client_created and
+// user_created claims (Unix microseconds; 0 when absent): the creation time
+// of the client and of the user it was minted for. A cutoff revokes the
+// token when that creation time is at or before it: the deleted incarnation
+// was created before its deletion, a new one of the same name after (the
+// store keeps them apart to the microsecond), so a new client's tokens work
+// at once and none of the old one's ever does. That also holds for a token
+// minted concurrently with the deletion (the issuer read the client, the
+// deletion committed, then the token was signed): it carries the deleted
+// incarnation's creation time. A token with client_created but no
+// user_created has its client as subject (client_credentials), so a subject
+// cutoff compares clientCreated. A token with neither (minted before the
+// claims existed) is revoked when issuedAt (iat, Unix seconds) is at or
+// before the cutoff rounded up to the second.
+//
+// It takes a read lock and does not allocate.
+func (s *Set) RevokedToken(jti, sessionID, clientID, subject string, issuedAt, clientCreated, userCreated int64) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if jti != "" {
@@ -132,12 +162,16 @@ func (s *Set) RevokedToken(jti, sessionID, clientID, subject string, issuedAt in
 		}
 	}
 	if clientID != "" {
-		if c, ok := s.clients[clientID]; ok && issuedAt <= c.at {
+		if c, ok := s.clients[clientID]; ok && c.covers(clientCreated, issuedAt) {
 			return true
 		}
 	}
 	if subject != "" {
-		if c, ok := s.subjects[subject]; ok && issuedAt <= c.at {
+		created := userCreated
+		if created == 0 {
+			created = clientCreated
+		}
+		if c, ok := s.subjects[subject]; ok && c.covers(created, issuedAt) {
 			return true
 		}
 	}
@@ -174,9 +208,9 @@ func (s *Set) addLocked(r store.Revocation) {
 // addCutoff merges r into m[key]: the later cutoff and the later expiry
 // (one key deleted twice refuses everything up to the second deletion).
 func addCutoff(m map[string]cutoff, key string, r store.Revocation) {
-	c := cutoff{at: r.Cutoff.Unix(), exp: r.ExpiresAt}
+	c := cutoff{at: r.Cutoff.UnixMicro(), atSec: store.CutoffSecond(r.Cutoff).Unix(), exp: r.ExpiresAt}
 	if old, ok := m[key]; ok {
-		c.at = max(c.at, old.at)
+		c.at, c.atSec = max(c.at, old.at), max(c.atSec, old.atSec)
 		if !later(c.exp, old.exp) {
 			c.exp = old.exp
 		}

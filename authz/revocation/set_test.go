@@ -93,39 +93,56 @@ func TestSyncLearnsRevocationsFromTheStore(t *testing.T) {
 	}
 }
 
-func TestCutoffsRefuseTokensIssuedUpToTheirTime(t *testing.T) {
+// TestCutoffsRefuseTheDeletedIncarnation: a cutoff refuses the tokens of a
+// client or user created at or before it, to the microsecond, and none of
+// a client or user created after it, even in the same second; tokens
+// without creation claims fall back to iat against the cutoff rounded up
+// to the second.
+func TestCutoffsRefuseTheDeletedIncarnation(t *testing.T) {
 	src := &source{}
 	clk := testclock.New(t0)
 	set := revocation.New(src, revocation.Options{Now: clk.Now})
-	cut := t0.Add(time.Second) // a deletion at t0+0.3s, rounded up
+	cut := t0.Add(300 * time.Millisecond) // a deletion at t0+0.3s
 	src.add(store.Revocation{ClientID: "app", Cutoff: cut, ExpiresAt: cut.Add(time.Hour)})
 	src.add(store.Revocation{Subject: "alice", Cutoff: cut, ExpiresAt: cut.Add(time.Hour)})
 	if err := set.Sync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	at := cut.Unix()
+	at := cut.UnixMicro()
+	sec := t0.Unix() + 1 // the cutoff rounded up to the second
 	tests := []struct {
-		name            string
-		client, subject string
-		iat             int64
-		want            bool
+		name                 string
+		client, subject      string
+		iat                  int64
+		clientMade, userMade int64
+		want                 bool
 	}{
-		{"client's token issued before", "app", "", at - 60, true},
-		{"client's token issued in the cutoff second", "app", "", at, true},
-		{"client's token issued after (a new client of that id)", "app", "", at + 1, false},
-		{"subject's token issued before", "", "alice", at - 1, true},
-		{"subject's token issued in the cutoff second", "other-app", "alice", at, true},
-		{"subject's token issued after", "other-app", "alice", at + 1, false},
-		{"a token without iat counts as issued before", "app", "", time.Time{}.Unix(), true},
-		{"another client", "app-2", "bob", at - 60, false},
-		{"a client id is not a subject", "alice", "", at - 60, false},
-		{"a subject is not a client id", "", "app", at - 60, false},
-		{"empty values", "", "", at - 60, false},
+		{"the deleted client's token", "app", "app", t0.Unix(), at - 1_000_000, 0, true},
+		{"a token of a client made in the deletion's microsecond", "app", "app", t0.Unix(), at, 0, true},
+		{"a token minted after the deletion by the old client", "app", "app", sec + 5, at - 1, 0, true},
+		{"the new client's token, a microsecond later", "app", "app", t0.Unix(), at + 1, 0, false},
+		{"the new client's token, in the same second", "app", "app", sec, at + 1, 0, false},
+		{"the deleted user's token", "other-app", "alice", t0.Unix(), at - 1, at - 1, true},
+		{"the deleted user's token minted after, through a new client", "other-app", "alice", sec + 5, at + 1, at - 1, true},
+		{"the new user's token, a microsecond later", "other-app", "alice", t0.Unix(), at - 1, at + 1, false},
+		{"a client named after the deleted user", "alice", "alice", t0.Unix(), at + 1, 0, false},
+		{"the old client's token through a new user", "app", "bob", t0.Unix(), at - 1, at + 1, true},
+		{"without claims: issued before", "app", "", t0.Unix() - 60, 0, 0, true},
+		{"without claims: issued in the cutoff second", "app", "", sec, 0, 0, true},
+		{"without claims: issued after", "app", "", sec + 1, 0, 0, false},
+		{"without claims: a subject's token issued in the cutoff second", "other-app", "alice", sec, 0, 0, true},
+		{"without claims: a subject's token issued after", "other-app", "alice", sec + 1, 0, 0, false},
+		{"a token without iat or claims counts as issued before", "app", "", time.Time{}.Unix(), 0, 0, true},
+		{"another client", "app-2", "bob", t0.Unix() - 60, at - 1, at - 1, false},
+		{"a client id is not a subject", "alice", "", t0.Unix() - 60, at - 1, 0, false},
+		{"a subject is not a client id", "", "app", t0.Unix() - 60, at - 1, at - 1, false},
+		{"empty values", "", "", t0.Unix() - 60, at - 1, at - 1, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := set.RevokedToken("", "", tt.client, tt.subject, tt.iat); got != tt.want {
-				t.Errorf("RevokedToken(%q, %q, iat %d) = %v, want %v", tt.client, tt.subject, tt.iat, got, tt.want)
+			if got := set.RevokedToken("", "", tt.client, tt.subject, tt.iat, tt.clientMade, tt.userMade); got != tt.want {
+				t.Errorf("RevokedToken(%q, %q, iat %d, client made %d, user made %d) = %v, want %v",
+					tt.client, tt.subject, tt.iat, tt.clientMade, tt.userMade, got, tt.want)
 			}
 		})
 	}
@@ -137,20 +154,67 @@ func TestCutoffsRefuseTokensIssuedUpToTheirTime(t *testing.T) {
 	}
 }
 
+// TestCutoffsOfAWholeSecond: cutoffs recorded before they were exact are
+// whole seconds; they keep their meaning.
+func TestCutoffsOfAWholeSecond(t *testing.T) {
+	set := revocation.New(&source{}, revocation.Options{Now: testclock.New(t0).Now})
+	cut := t0.Add(time.Second)
+	set.Add(store.Revocation{ClientID: "app", Cutoff: cut, ExpiresAt: cut.Add(time.Hour)})
+	if !set.RevokedToken("", "", "app", "", cut.Unix(), 0, 0) || set.RevokedToken("", "", "app", "", cut.Unix()+1, 0, 0) {
+		t.Error("a token without claims: want refused when issued in the cutoff's second, not after")
+	}
+	if !set.RevokedToken("", "", "app", "", 0, cut.UnixMicro(), 0) || set.RevokedToken("", "", "app", "", 0, cut.UnixMicro()+1, 0) {
+		t.Error("a token with client_created: want refused when made at the cutoff, not after")
+	}
+}
+
 func TestCutoffsOfOneKeyMerge(t *testing.T) {
 	clk := testclock.New(t0)
 	set := revocation.New(&source{}, revocation.Options{Now: clk.Now})
 	set.Add(store.Revocation{ClientID: "app", Cutoff: t0.Add(time.Minute), ExpiresAt: t0.Add(2 * time.Hour)})
 	set.Add(store.Revocation{ClientID: "app", Cutoff: t0, ExpiresAt: t0.Add(time.Hour)})
-	if !set.RevokedToken("", "", "app", "", t0.Add(time.Minute).Unix()) {
+	if !set.RevokedToken("", "", "app", "", 0, t0.Add(time.Minute).UnixMicro(), 0) ||
+		!set.RevokedToken("", "", "app", "", t0.Add(time.Minute).Unix(), 0, 0) {
 		t.Error("an earlier second cutoff moved the first one back")
 	}
 	clk.Advance(90 * time.Minute) // past the second's expiry and the sweep interval
 	if err := set.Sync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if !set.RevokedToken("", "", "app", "", t0.Unix()) || set.Len() != 1 {
+	if !set.RevokedToken("", "", "app", "", 0, t0.UnixMicro(), 0) || set.Len() != 1 {
 		t.Error("a shorter second cutoff shortened the first")
+	}
+}
+
+// TestDeletedAndCreatedAgainInALoop: a client deleted and made again many
+// times, all within one second on the store's clock, never has a token
+// of an earlier incarnation accepted and always has its current one's.
+func TestDeletedAndCreatedAgainInALoop(t *testing.T) {
+	src := &source{}
+	set := revocation.New(src, revocation.Options{Now: testclock.New(t0).Now})
+	var latest time.Time
+	var old []int64 // creation times of deleted incarnations
+	for i := range 200 {
+		now := t0.Add(time.Duration(i) * time.Microsecond / 2) // two calls per microsecond
+		created := store.CreatedAfter(now, latest)
+		if set.RevokedToken("", "", "app", "app", now.Unix(), created.UnixMicro(), 0) {
+			t.Fatalf("incarnation %d (created %s): its token is refused", i, created)
+		}
+		for _, c := range old {
+			if !set.RevokedToken("", "", "app", "app", now.Unix(), c, 0) {
+				t.Fatalf("incarnation %d: a token of an earlier one (created %d) is accepted", i, c)
+			}
+		}
+		latest = store.CutoffAt(now, created)
+		src.add(store.Revocation{ClientID: "app", Cutoff: latest, ExpiresAt: latest.Add(time.Hour)})
+		if i%2 == 0 {
+			if err := set.Sync(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			set.Add(store.Revocation{ClientID: "app", Cutoff: latest, ExpiresAt: latest.Add(time.Hour)})
+		}
+		old = append(old, created.UnixMicro())
 	}
 }
 
@@ -371,18 +435,18 @@ func BenchmarkRevoked(b *testing.B) {
 	}
 	b.Run("local token miss", func(b *testing.B) {
 		b.ReportAllocs()
-		iat := t0.Unix() + 1
+		made := t0.UnixMicro() + 1
 		for b.Loop() {
-			if set.RevokedToken("not-revoked-jti", "not-revoked-sid", "client-5", "user-5", iat) {
+			if set.RevokedToken("not-revoked-jti", "not-revoked-sid", "client-5", "user-5", t0.Unix(), made, made) {
 				b.Fatal("unexpected hit")
 			}
 		}
 	})
 	b.Run("local token cutoff hit", func(b *testing.B) {
 		b.ReportAllocs()
-		iat := t0.Unix()
+		made := t0.UnixMicro()
 		for b.Loop() {
-			if !set.RevokedToken("not-revoked-jti", "not-revoked-sid", "client-5", "", iat) {
+			if !set.RevokedToken("not-revoked-jti", "not-revoked-sid", "client-5", "", t0.Unix(), made, 0) {
 				b.Fatal("unexpected miss")
 			}
 		}
@@ -391,7 +455,7 @@ func BenchmarkRevoked(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				set.RevokedToken("not-revoked-jti", "not-revoked-sid", "client-42", "user-42", t0.Unix()+1)
+				set.RevokedToken("not-revoked-jti", "not-revoked-sid", "client-42", "user-42", t0.Unix(), t0.UnixMicro()+1, t0.UnixMicro()+1)
 			}
 		})
 	})

@@ -199,11 +199,22 @@ type AuthCode struct {
 
 // Revocation is one revoked access token (JTI) or session (SessionID), or
 // a cutoff: every token of the gateway's own issuer issued to a client
-// (ClientID: its "client_id" claim) or for a user (Subject: its "sub"),
-// whose "iat" is at or before Cutoff, is revoked. Deleting a client or a
-// user records a cutoff, so a later client or user of the same name does
-// not inherit the tokens. A cutoff never applies to tokens of trusted
+// (ClientID: its "client_id" claim) or for a user (Subject: its "sub") of
+// an incarnation created at or before Cutoff is revoked. Deleting a client
+// or a user records a cutoff, so a later client or user of the same name
+// does not inherit the tokens. A cutoff never applies to tokens of trusted
 // issuers: their "sub" is another tenant's.
+//
+// Which incarnation a token belongs to is told by the creation time it
+// carries (claims client_created and user_created, Unix microseconds: the
+// Client's or User's CreatedAt when it was minted): it is revoked when that
+// time is at or before Cutoff. The store keeps the two apart exactly:
+// a cutoff is never before the creation of what it deletes (CutoffAt), and
+// a client or user created under a name is always created after every
+// cutoff recorded for that name (CreatedAfter). A token without the claim
+// (minted before the claims existed, or for a client whose CreatedAt is
+// unknown) is revoked when its "iat" is at or before Cutoff rounded up to
+// the second.
 //
 // Seq increases with every revocation recorded, and an implementation never
 // makes a row visible after one with a higher Seq: pollers that remember the
@@ -214,22 +225,54 @@ type Revocation struct {
 	SessionID string
 	ClientID  string
 	Subject   string
-	Cutoff    time.Time // with ClientID or Subject: tokens issued at or before it are revoked
+	Cutoff    time.Time // with ClientID or Subject: tokens of incarnations created at or before it are revoked
 	ExpiresAt time.Time // the revoked token(s) expire by then; the row may be pruned after
 }
 
-// CutoffAt is the Cutoff a deletion at now records: now rounded up to the
-// second. Token "iat" claims are whole seconds, truncated by the issuer, so
-// every token issued before now has iat <= CutoffAt(now); rounding up also
-// refuses a token minted a moment after now by a request that had already
-// authenticated the deleted client or user. A new client or user of the
-// same name is refused until that second is over: the safe side.
-func CutoffAt(now time.Time) time.Time {
-	t := now.UTC().Truncate(time.Second)
-	if t.Before(now) {
+// CutoffAt is the Cutoff that deleting, at now, a client or user created
+// at created records: now to the microsecond, or created when that is later
+// (another instance's clock may run ahead). So the deleted incarnation's
+// tokens are always covered, whatever the clocks, including one minted by a
+// request that read the client or user before the deletion committed and
+// signed after: it carries the deleted incarnation's creation time.
+func CutoffAt(now, created time.Time) time.Time {
+	cut := now.UTC().Truncate(time.Microsecond)
+	if c := created.UTC().Truncate(time.Microsecond); c.After(cut) {
+		cut = c
+	}
+	return cut
+}
+
+// CutoffSecond is cut rounded up to the second: a token without a creation
+// claim is covered by a cutoff when its "iat" (whole seconds, truncated by
+// the issuer) is at or before it, so that every token issued before the
+// deletion, or a moment after by a request that had already read the
+// client or user, is refused. A cutoff row lives from there for the longest
+// token lifetime.
+func CutoffSecond(cut time.Time) time.Time {
+	t := cut.UTC().Truncate(time.Second)
+	if t.Before(cut) {
 		t = t.Add(time.Second)
 	}
 	return t
+}
+
+// CreatedAfter is the CreatedAt a client or user asked to be created at
+// created gets when latestCutoff is the latest cutoff recorded for its name
+// (as a client id or a subject; zero: none): created to the microsecond, or
+// one microsecond after latestCutoff when created is not after it. A new
+// client or user of a deleted one's name is thus never covered by the old
+// cutoff, even when created in the same microsecond or on a clock behind.
+// A zero created stays zero when there is no cutoff.
+func CreatedAfter(created, latestCutoff time.Time) time.Time {
+	c := created.UTC().Truncate(time.Microsecond)
+	if created.IsZero() {
+		c = time.Time{}
+	}
+	if !latestCutoff.IsZero() && !c.After(latestCutoff) {
+		c = latestCutoff.UTC().Truncate(time.Microsecond).Add(time.Microsecond)
+	}
+	return c
 }
 
 // SigningKey is one token-signing key. PrivateSealed is encrypted by the
@@ -263,11 +306,15 @@ func (s Subscription) Active(now time.Time) bool {
 type Clients interface {
 	// CreateClient registers c; ErrConflict if the id is taken, by a
 	// client or (*NameTakenError) by a user's name, checked in the same
-	// transaction as the insert.
+	// transaction as the insert. The CreatedAt stored is
+	// CreatedAfter(c.CreatedAt, the latest cutoff recorded for c.ID as a
+	// client id or a subject), read in that transaction: GetClient returns
+	// it.
 	CreateClient(ctx context.Context, c Client) error
 	// UpsertClient creates c or replaces every field of the client with
 	// that id except CreatedAt (declarative clients from the config file);
-	// *NameTakenError if a user has that name.
+	// *NameTakenError if a user has that name. A client it creates gets
+	// its CreatedAt as CreateClient does.
 	UpsertClient(ctx context.Context, c Client) error
 	// GetClient returns the client or ErrNotFound.
 	GetClient(ctx context.Context, id string) (Client, error)
@@ -279,9 +326,9 @@ type Clients interface {
 	UpdateClient(ctx context.Context, c Client) error
 	// DeleteClient deletes the client with its sessions, refresh tokens and
 	// codes, recording in the same transaction a revocation for each of its
-	// active sessions and a client cutoff at CutoffAt(now), so every token
-	// issued to or through the client is refused, its client_credentials
-	// tokens included. The cutoff lives for maxTokenLifetime (the longest
+	// active sessions and a client cutoff at CutoffAt(now, its CreatedAt),
+	// so every token issued to or through the client is refused, its
+	// client_credentials tokens included. The cutoff lives for maxTokenLifetime (the longest
 	// an access token can live, leeway included; the client's own access
 	// TTL when that is longer). ErrNotFound if there is no such client.
 	DeleteClient(ctx context.Context, id string, now time.Time, maxTokenLifetime time.Duration) error
@@ -291,7 +338,9 @@ type Clients interface {
 type Users interface {
 	// CreateUser adds u; ErrConflict if the name is taken, by a user or
 	// (*NameTakenError) by a client's id, checked in the same transaction
-	// as the insert.
+	// as the insert. The CreatedAt stored is CreatedAfter(u.CreatedAt, the
+	// latest cutoff recorded for the name as a subject or a client id),
+	// read in that transaction: GetUser returns it.
 	CreateUser(ctx context.Context, u User) error
 	// UpdateUser replaces every field except Name and CreatedAt;
 	// ErrNotFound if there is no such user.
@@ -304,7 +353,8 @@ type Users interface {
 	// they own (as DeleteClient does, cutoffs included), their
 	// subscriptions, the authorization codes issued for them; every
 	// active session whose subject they are, on any client, is revoked;
-	// and a subject cutoff at CutoffAt(now) is recorded, living for
+	// and a subject cutoff at CutoffAt(now, their CreatedAt) is recorded,
+	// living for
 	// maxTokenLifetime. ErrNotFound if there is no such user.
 	DeleteUser(ctx context.Context, name string, now time.Time, maxTokenLifetime time.Duration) error
 }

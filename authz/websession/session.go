@@ -76,6 +76,11 @@ type Session struct {
 	User      string
 	IssuedAt  time.Time // the login, to the second (ExpiresAt less the TTL)
 	ExpiresAt time.Time
+	// UserCreated is the creation time (to the microsecond) of the user
+	// who signed in, as LoginUser was given it: it tells that user from a
+	// later one of the same name exactly. Zero when not given (Login, and
+	// cookies set before it existed).
+	UserCreated time.Time
 }
 
 // New returns a Codec keyed by key (at least 32 random bytes; every
@@ -180,6 +185,14 @@ func randomID() (string, error) {
 
 // Login starts a session for user and sets its cookie on w.
 func (c *Codec) Login(w http.ResponseWriter, user string) (Session, error) {
+	return c.LoginUser(w, user, time.Time{})
+}
+
+// LoginUser starts a session for user, created at created (the store's
+// CreatedAt of that user, zero when unknown), and sets its cookie on w.
+// The cookie carries created, so that whoever reads the user back can tell
+// a later user of the same name (Session.UserCreated).
+func (c *Codec) LoginUser(w http.ResponseWriter, user string, created time.Time) (Session, error) {
 	if user == "" {
 		return Session{}, errors.New("websession: empty user name")
 	}
@@ -189,7 +202,12 @@ func (c *Codec) Login(w http.ResponseWriter, user string) (Session, error) {
 	}
 	s := Session{ID: id, User: user, ExpiresAt: c.now().Add(c.ttl).Truncate(time.Second)}
 	s.IssuedAt = s.ExpiresAt.Add(-c.ttl)
-	payload := "v1." + id + "." + strconv.FormatInt(s.ExpiresAt.Unix(), 10) + "." + b64.EncodeToString([]byte(user))
+	made := "0"
+	if !created.IsZero() {
+		s.UserCreated = created.UTC().Truncate(time.Microsecond)
+		made = strconv.FormatInt(s.UserCreated.UnixMicro(), 10)
+	}
+	payload := "v2." + id + "." + strconv.FormatInt(s.ExpiresAt.Unix(), 10) + "." + made + "." + b64.EncodeToString([]byte(user))
 	value := payload + "." + b64.EncodeToString(mac(c.sessionKey, payload))
 	if len(value) > maxCookieLen {
 		return Session{}, errors.New("websession: user name too long for a cookie")
@@ -233,8 +251,21 @@ func (c *Codec) parse(value string) (Session, bool) {
 	if err != nil || !hmac.Equal(got, mac(c.sessionKey, payload)) {
 		return Session{}, false
 	}
+	// v1.<id>.<exp>.<user>, or v2.<id>.<exp>.<user created, µs or 0>.<user>
 	parts := strings.Split(payload, ".")
-	if len(parts) != 4 || parts[0] != "v1" || parts[1] == "" {
+	var made int64
+	switch {
+	case len(parts) == 4 && parts[0] == "v1":
+	case len(parts) == 5 && parts[0] == "v2":
+		m, err := strconv.ParseInt(parts[3], 10, 64)
+		if err != nil || m < 0 {
+			return Session{}, false
+		}
+		made, parts = m, append(parts[:3], parts[4])
+	default:
+		return Session{}, false
+	}
+	if parts[1] == "" {
 		return Session{}, false
 	}
 	exp, err := strconv.ParseInt(parts[2], 10, 64)
@@ -246,6 +277,9 @@ func (c *Codec) parse(value string) (Session, bool) {
 		return Session{}, false
 	}
 	s := Session{ID: parts[1], User: string(user), ExpiresAt: time.Unix(exp, 0)}
+	if made != 0 {
+		s.UserCreated = time.UnixMicro(made).UTC()
+	}
 	s.IssuedAt = s.ExpiresAt.Add(-c.ttl)
 	if !c.now().Before(s.ExpiresAt) {
 		return Session{}, false

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -118,6 +119,57 @@ func TestSessionIssuedAtIsTheLoginSecond(t *testing.T) {
 	}
 }
 
+func TestSessionCarriesTheUsersCreationTime(t *testing.T) {
+	clk := newClock()
+	c := newCodec(t, clk, false)
+	created := time.Date(2026, 2, 1, 8, 0, 0, 123456789, time.FixedZone("X", 3600))
+	rec := httptest.NewRecorder()
+	s, err := c.LoginUser(rec, "alice", created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := created.UTC().Truncate(time.Microsecond)
+	if !s.UserCreated.Equal(want) {
+		t.Errorf("LoginUser: UserCreated = %v, want %v", s.UserCreated, want)
+	}
+	got, ok := c.Session(requestWith(rec, "GET", "/portal/"))
+	if !ok || !got.UserCreated.Equal(want) || got.User != "alice" || got.ID != s.ID {
+		t.Errorf("Session = %+v, %v; want alice with UserCreated %v", got, ok, want)
+	}
+
+	t.Run("unknown creation time", func(t *testing.T) {
+		rec := httptest.NewRecorder()
+		if _, err := c.Login(rec, "bob"); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := c.Session(requestWith(rec, "GET", "/portal/"))
+		if !ok || !got.UserCreated.IsZero() || got.User != "bob" {
+			t.Errorf("Session = %+v, %v; want bob with no UserCreated", got, ok)
+		}
+	})
+	t.Run("a cookie of the earlier format", func(t *testing.T) {
+		exp := clk.Now().Add(time.Hour).Unix()
+		payload := "v1.some-id." + strconv.FormatInt(exp, 10) + "." + b64.EncodeToString([]byte("carol"))
+		r := httptest.NewRequest("GET", "/portal/", nil)
+		r.AddCookie(&http.Cookie{Name: CookieName, Value: payload + "." + b64.EncodeToString(mac(c.sessionKey, payload))})
+		got, ok := c.Session(r)
+		if !ok || got.User != "carol" || !got.UserCreated.IsZero() {
+			t.Errorf("Session = %+v, %v; want carol", got, ok)
+		}
+	})
+	t.Run("a malformed creation time", func(t *testing.T) {
+		exp := clk.Now().Add(time.Hour).Unix()
+		for _, made := range []string{"", "-5", "x", "1.5"} {
+			payload := "v2.some-id." + strconv.FormatInt(exp, 10) + "." + made + "." + b64.EncodeToString([]byte("carol"))
+			r := httptest.NewRequest("GET", "/portal/", nil)
+			r.AddCookie(&http.Cookie{Name: CookieName, Value: payload + "." + b64.EncodeToString(mac(c.sessionKey, payload))})
+			if got, ok := c.Session(r); ok {
+				t.Errorf("creation time %q: Session = %+v, want none", made, got)
+			}
+		}
+	})
+}
+
 func TestSessionRefusesTamperedCookies(t *testing.T) {
 	clk := newClock()
 	c := newCodec(t, clk, false)
@@ -132,17 +184,19 @@ func TestSessionRefusesTamperedCookies(t *testing.T) {
 	parts := strings.Split(good, ".")
 	mallory := b64.EncodeToString([]byte("mallory"))
 	tests := map[string]string{
-		"empty":              "",
-		"garbage":            "not a cookie",
-		"other key":          orec.Result().Cookies()[0].Value,
-		"user swapped":       strings.Join([]string{parts[0], parts[1], parts[2], mallory, parts[4]}, "."),
-		"expiry pushed":      strings.Join([]string{parts[0], parts[1], "99999999999", parts[3], parts[4]}, "."),
-		"signature dropped":  strings.Join(parts[:4], "."),
-		"signature mangled":  good[:len(good)-2] + "AA",
-		"oversized":          strings.Repeat("a", maxCookieLen+1),
-		"wrong version":      "v2" + good[2:],
-		"extra field":        parts[0] + ".x." + strings.Join(parts[1:], "."),
-		"bad base64 in user": strings.Join([]string{parts[0], parts[1], parts[2], "!!", parts[4]}, "."),
+		"empty":                 "",
+		"garbage":               "not a cookie",
+		"other key":             orec.Result().Cookies()[0].Value,
+		"user swapped":          strings.Join([]string{parts[0], parts[1], parts[2], parts[3], mallory, parts[5]}, "."),
+		"expiry pushed":         strings.Join([]string{parts[0], parts[1], "99999999999", parts[3], parts[4], parts[5]}, "."),
+		"creation time changed": strings.Join([]string{parts[0], parts[1], parts[2], "1700000000000000", parts[4], parts[5]}, "."),
+		"signature dropped":     strings.Join(parts[:5], "."),
+		"signature mangled":     good[:len(good)-2] + "AA",
+		"oversized":             strings.Repeat("a", maxCookieLen+1),
+		"wrong version":         "v3" + good[2:],
+		"earlier version":       "v1" + good[2:],
+		"extra field":           parts[0] + ".x." + strings.Join(parts[1:], "."),
+		"bad base64 in user":    strings.Join([]string{parts[0], parts[1], parts[2], parts[3], "!!", parts[5]}, "."),
 	}
 	for name, v := range tests {
 		t.Run(name, func(t *testing.T) {

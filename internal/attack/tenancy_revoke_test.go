@@ -85,14 +85,28 @@ func (g *gateway) clientCredentials(id, secret string) string {
 	return g.token(id, secret, url.Values{"grant_type": {"client_credentials"}}).AccessToken
 }
 
-// eventuallyFresh waits until a token freshly issued to the client is
-// accepted: tokens issued in the second of the deletion, rounded up, are
-// refused even for a new client of that id (the safe side).
-func (g *gateway) eventuallyFresh(id, secret string) {
+// freshAccepted requires a token freshly issued to the client to be
+// accepted at once: a client made again under a deleted client's id is
+// another client, and the deletion's cutoff does not cover it, even in the
+// second (or the microsecond) of the deletion. It returns the token.
+func (g *gateway) freshAccepted(id, secret string) string {
 	g.t.Helper()
-	eventually(g.t, "a fresh token of the new "+id+" is accepted", func() bool {
-		return g.accepted(g.clientCredentials(id, secret))
-	})
+	tok := g.clientCredentials(id, secret)
+	if !g.accepted(tok) {
+		g.t.Errorf("a fresh token of the new %s is refused right after it was made", id)
+	}
+	return tok
+}
+
+// portalDelete deletes a client on its portal page.
+func (g *gateway) portalDelete(b *http.Client, id string) {
+	g.t.Helper()
+	page := "/portal/clients/" + url.PathEscape(id)
+	csrf := hiddenFields(g.page(b, http.MethodGet, page, nil).body).Get("csrf_token")
+	r := g.page(b, http.MethodPost, page+"/delete", url.Values{"csrf_token": {csrf}, "confirm": {"yes"}})
+	if r.status != http.StatusSeeOther {
+		g.t.Fatalf("portal: delete %s: %d %s", id, r.status, r.body)
+	}
 }
 
 func TestDeletingAPortalClientInThePortalRevokesItsTokens(t *testing.T) {
@@ -107,11 +121,7 @@ func TestDeletingAPortalClientInThePortalRevokesItsTokens(t *testing.T) {
 		t.Fatal("the client's tokens are refused before the deletion")
 	}
 
-	csrf := hiddenFields(g.page(alice, http.MethodGet, "/portal/clients/alice-app", nil).body).Get("csrf_token")
-	r := g.page(alice, http.MethodPost, "/portal/clients/alice-app/delete", url.Values{"csrf_token": {csrf}, "confirm": {"yes"}})
-	if r.status != http.StatusSeeOther {
-		t.Fatalf("delete: %d %s", r.status, r.body)
-	}
+	g.portalDelete(alice, "alice-app")
 	// At once: the instance that deleted does not wait for its next poll.
 	if g.accepted(cc) {
 		t.Error("the deleted client's client_credentials token is still accepted")
@@ -121,7 +131,7 @@ func TestDeletingAPortalClientInThePortalRevokesItsTokens(t *testing.T) {
 	}
 
 	secret = g.portalClient(alice, "alice-app") // the same id again
-	g.eventuallyFresh("alice-app", secret)
+	g.freshAccepted("alice-app", secret)
 	if g.accepted(cc) || g.accepted(a2a) {
 		t.Error("a new client with the same id revived the deleted client's tokens")
 	}
@@ -145,7 +155,7 @@ func TestDeletingAPortalClientWithTheCLIRevokesItsTokens(t *testing.T) {
 	})
 
 	secret = g.createClient("alice-app", "--owner", "alice", "--grant", "client_credentials")
-	g.eventuallyFresh("alice-app", secret)
+	g.freshAccepted("alice-app", secret)
 	if g.accepted(cc) || g.accepted(a2a) {
 		t.Error("a new client with the same id revived the deleted client's tokens")
 	}
@@ -219,12 +229,64 @@ func TestDeletingAUserRevokesTheirTokensAndLogin(t *testing.T) {
 	// A new alice gets none of it: not the old tokens, not the old login.
 	g.addUser("alice", "new alice password", "--scope", "charts")
 	loginPage("after a new alice was added")
-	eventually(t, "the new alice's token is accepted", func() bool {
-		return g.accepted(password("alice", "new alice password").AccessToken)
-	})
+	if newAlice := password("alice", "new alice password"); !g.accepted(newAlice.AccessToken) {
+		t.Error("the new alice's token is refused right after she was added")
+	}
 	for _, name := range revoked {
 		if g.accepted(tokens[name]) {
 			t.Errorf("%s is accepted again once a new alice exists", name)
 		}
 	}
+}
+
+// A client deleted and made again in a tight loop, with the portal (the
+// deletion takes effect at once) and with the command line (through the
+// store, within a second): every incarnation's tokens are accepted as soon
+// as it exists, and no earlier incarnation's token is ever accepted again.
+// The deletion's cutoff and the next creation often fall in the same
+// second, where a cutoff by "iat" could not tell them apart.
+func TestClientDeletedAndMadeAgainInALoop(t *testing.T) {
+	g := startGateway(t, gatewayOptions{extraRoutes: anyTokenRoutes(newUpstream(t))})
+	g.addUser("alice", "alice password 1", "--scope", "charts")
+	alice := g.browser()
+	g.login(alice, "alice", "alice password 1", "")
+
+	t.Run("portal", func(t *testing.T) {
+		var old []string
+		for round := range 8 {
+			secret := g.portalClient(alice, "loop-app")
+			tok := g.freshAccepted("loop-app", secret)
+			for i, o := range old {
+				if g.accepted(o) {
+					t.Fatalf("round %d: the token of incarnation %d is accepted again", round, i)
+				}
+			}
+			g.portalDelete(alice, "loop-app")
+			if g.accepted(tok) {
+				t.Fatalf("round %d: the deleted client's token is still accepted", round)
+			}
+			old = append(old, tok)
+		}
+	})
+	t.Run("command line", func(t *testing.T) {
+		var old []string
+		for range 8 {
+			secret := g.createClient("loop-cli", "--owner", "alice", "--grant", "client_credentials")
+			old = append(old, g.freshAccepted("loop-cli", secret))
+			g.cli("", "client", "delete", "loop-cli")
+		}
+		secret := g.createClient("loop-cli", "--owner", "alice", "--grant", "client_credentials")
+		current := g.freshAccepted("loop-cli", secret)
+		eventually(t, "every deleted incarnation's token is refused", func() bool {
+			for _, o := range old {
+				if g.accepted(o) {
+					return false
+				}
+			}
+			return true
+		})
+		if !g.accepted(current) {
+			t.Error("the current incarnation's token is refused once the deletions are known")
+		}
+	})
 }

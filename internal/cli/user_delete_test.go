@@ -61,11 +61,13 @@ func TestUserDeleteCommand(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cut := time.Date(2030, 6, 15, 12, 0, 1, 0, time.UTC)
-		until := cut.Add(8760*time.Hour + 30*time.Second) // a2a_ttl and the default leeway
+		// The cutoff is the deletion time; the row lives from that time
+		// rounded up to the second.
+		sec := time.Date(2030, 6, 15, 12, 0, 1, 0, time.UTC)
+		until := sec.Add(8760*time.Hour + 30*time.Second) // a2a_ttl and the default leeway
 		want := []store.Revocation{
-			{ClientID: "alice-app", Cutoff: cut, ExpiresAt: until},
-			{Subject: "alice", Cutoff: cut, ExpiresAt: until},
+			{ClientID: "alice-app", Cutoff: now, ExpiresAt: until},
+			{Subject: "alice", Cutoff: now, ExpiresAt: until},
 		}
 		if len(revs) != len(want) {
 			t.Fatalf("revocations = %+v, want %+v", revs, want)

@@ -68,6 +68,9 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 		if err := userNameFree(ctx, tx, c.ID); err != nil {
 			return err
 		}
+		if err := setCreated(ctx, tx, c, args); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 		return err
@@ -82,6 +85,10 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 	}
 	return s.write(ctx, fmt.Sprintf("upsert client %q", c.ID), func(tx *sql.Tx) error {
 		if err := userNameFree(ctx, tx, c.ID); err != nil {
+			return err
+		}
+		// Used only when the row is inserted: an update keeps created_at.
+		if err := setCreated(ctx, tx, c, args); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
@@ -164,8 +171,8 @@ func (s *Store) DeleteClient(ctx context.Context, id string, now time.Time, maxT
 // (before the cascade removes them) and a client cutoff, so every gateway
 // refuses every token issued to or through it, then deletes it.
 func deleteClient(ctx context.Context, tx *sql.Tx, id string, now time.Time, maxTokenLifetime time.Duration) error {
-	var accessTTL int64
-	err := tx.QueryRowContext(ctx, `SELECT access_ttl FROM clients WHERE id = ?`, id).Scan(&accessTTL)
+	var accessTTL, created int64
+	err := tx.QueryRowContext(ctx, `SELECT access_ttl, created_at FROM clients WHERE id = ?`, id).Scan(&accessTTL, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.ErrNotFound
 	}
@@ -178,7 +185,8 @@ func deleteClient(ctx context.Context, tx *sql.Tx, id string, now time.Time, max
 		ORDER BY created_at, id`, id, micros(now)); err != nil {
 		return err
 	}
-	if err := insertCutoff(ctx, tx, id, "", now, max(maxTokenLifetime, time.Duration(accessTTL))); err != nil {
+	cut := store.CutoffAt(now, fromMicros(created))
+	if err := insertCutoff(ctx, tx, id, "", cut, max(maxTokenLifetime, time.Duration(accessTTL))); err != nil {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
@@ -186,13 +194,42 @@ func deleteClient(ctx context.Context, tx *sql.Tx, id string, now time.Time, max
 }
 
 // insertCutoff records that the local tokens of clientID (or of subject)
-// issued at or before store.CutoffAt(now) are revoked, for as long as such
-// a token can live.
-func insertCutoff(ctx context.Context, tx *sql.Tx, clientID, subject string, now time.Time, lifetime time.Duration) error {
-	cut := store.CutoffAt(now)
+// of incarnations created at or before cut (store.CutoffAt) are revoked,
+// for as long as such a token can live.
+func insertCutoff(ctx context.Context, tx *sql.Tx, clientID, subject string, cut time.Time, lifetime time.Duration) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO revocations (jti, session_id, client_id, subject, cutoff, expires_at)
-		VALUES ('', '', ?, ?, ?, ?)`, clientID, subject, micros(cut), micros(cut.Add(lifetime)))
+		VALUES ('', '', ?, ?, ?, ?)`, clientID, subject, micros(cut), micros(store.CutoffSecond(cut).Add(lifetime)))
 	return err
+}
+
+// createdArg is the index of created_at in clientColumns.
+const createdArg = 11
+
+// setCreated sets the created_at value of args (clientArgs of c) to the
+// creation time the store gives c (store.CreatedAfter).
+func setCreated(ctx context.Context, tx *sql.Tx, c store.Client, args []any) error {
+	created, err := createdAfterCutoffs(ctx, tx, c.ID, c.CreatedAt)
+	if err != nil {
+		return err
+	}
+	args[createdArg] = micros(created)
+	return nil
+}
+
+// createdAfterCutoffs is the creation time of a client or user named name
+// asked to be created at created: store.CreatedAfter the latest cutoff of
+// that name, as a client id or a subject (one namespace). It runs in the
+// creating transaction, after any deletion that committed before it: a
+// deletion and a creation of one name are ordered by the single writer,
+// whatever the callers' clocks. (The scan is of the revocations still
+// live; creating a client or user is rare.)
+func createdAfterCutoffs(ctx context.Context, tx *sql.Tx, name string, created time.Time) (time.Time, error) {
+	var latest sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT MAX(cutoff) FROM revocations
+		WHERE cutoff IS NOT NULL AND (client_id = ?1 OR subject = ?1)`, name).Scan(&latest); err != nil {
+		return time.Time{}, err
+	}
+	return store.CreatedAfter(created, fromOptMicros(latest)), nil
 }
 
 // userNameFree returns a *store.NameTakenError if a user's name folds to

@@ -31,8 +31,12 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
+		created, err := createdAfterCutoffs(ctx, tx, u.Name, u.CreatedAt)
+		if err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?)`,
-			u.Name, u.PasswordHash, boolInt(u.Admin), micros(u.CreatedAt), scopes)
+			u.Name, u.PasswordHash, boolInt(u.Admin), micros(created), scopes)
 		return err
 	})
 }
@@ -114,11 +118,12 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 // DeleteUser implements store.Users.
 func (s *Store) DeleteUser(ctx context.Context, name string, now time.Time, maxTokenLifetime time.Duration) error {
 	return s.write(ctx, fmt.Sprintf("delete user %q", name), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
-		if err != nil {
-			return err
+		var created int64
+		err := tx.QueryRowContext(ctx, `DELETE FROM users WHERE name = ? RETURNING created_at`, name).Scan(&created)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
 		}
-		if err := oneRow(res); err != nil {
+		if err != nil {
 			return err
 		}
 		owned, err := ownedClients(ctx, tx, name)
@@ -145,7 +150,7 @@ func (s *Store) DeleteUser(ctx context.Context, name string, now time.Time, maxT
 				return err
 			}
 		}
-		return insertCutoff(ctx, tx, "", name, now, maxTokenLifetime)
+		return insertCutoff(ctx, tx, "", name, store.CutoffAt(now, fromMicros(created)), maxTokenLifetime)
 	})
 }
 

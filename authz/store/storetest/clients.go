@@ -151,13 +151,14 @@ func testDeleteClientCascades(t *testing.T, s store.Store) {
 
 	// The session that was still active gets a revocation, and every
 	// token of the client (client_credentials ones have no session) a
-	// cutoff at t0 rounded up to the second, kept as long as a token lives.
+	// cutoff at t0 exactly, kept as long as a token issued up to t0
+	// rounded up to the second lives.
 	after, err := s.RevocationsSince(ctx, last)
 	must(t, err)
-	cut := time.Date(2026, 3, 1, 12, 0, 1, 0, time.UTC)
+	sec := time.Date(2026, 3, 1, 12, 0, 1, 0, time.UTC)
 	want := []store.Revocation{
 		{SessionID: "live", ExpiresAt: t0.Add(720 * time.Hour)},
-		{ClientID: "doomed", Cutoff: cut, ExpiresAt: cut.Add(lifetime)},
+		{ClientID: "doomed", Cutoff: t0, ExpiresAt: sec.Add(lifetime)},
 	}
 	if len(after) != len(want) {
 		t.Fatalf("revocations recorded by delete = %+v, want %+v", after, want)
@@ -174,20 +175,21 @@ func testDeleteClientCascades(t *testing.T, s store.Store) {
 		must(t, s.DeleteClient(ctx, "slow", t0, lifetime))
 		revs, err := s.RevocationsSince(ctx, seqOf(after))
 		must(t, err)
-		if len(revs) != 1 || revs[0].ClientID != "slow" || !revs[0].ExpiresAt.Equal(cut.Add(2*lifetime)) {
-			t.Fatalf("revocations = %+v, want a cutoff for slow until %s", revs, cut.Add(2*lifetime))
+		if len(revs) != 1 || revs[0].ClientID != "slow" || !revs[0].ExpiresAt.Equal(sec.Add(2*lifetime)) {
+			t.Fatalf("revocations = %+v, want a cutoff for slow until %s", revs, sec.Add(2*lifetime))
 		}
 	})
-	t.Run("a cutoff at a whole second is that second", func(t *testing.T) {
-		must(t, s.CreateClient(ctx, sampleClient("exact")))
-		at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	t.Run("a cutoff is never before the client's creation", func(t *testing.T) {
+		c := sampleClient("ahead")
+		c.CreatedAt = t0.Add(time.Minute) // made on a clock ahead of the deleting one
+		must(t, s.CreateClient(ctx, c))
 		before, err := s.RevocationsSince(ctx, 0)
 		must(t, err)
-		must(t, s.DeleteClient(ctx, "exact", at, lifetime))
+		must(t, s.DeleteClient(ctx, "ahead", t0, lifetime))
 		revs, err := s.RevocationsSince(ctx, seqOf(before))
 		must(t, err)
-		if len(revs) != 1 || !revs[0].Cutoff.Equal(at) {
-			t.Fatalf("revocations = %+v, want a cutoff at %s", revs, at)
+		if len(revs) != 1 || !revs[0].Cutoff.Equal(c.CreatedAt) {
+			t.Fatalf("revocations = %+v, want a cutoff at the creation, %s", revs, c.CreatedAt)
 		}
 	})
 	// The other client is untouched.
@@ -415,13 +417,13 @@ func testDeleteUser(t *testing.T, s store.Store) {
 
 	after, err := s.RevocationsSince(ctx, seqOf(before))
 	must(t, err)
-	cut := time.Date(2026, 3, 1, 12, 0, 1, 0, time.UTC)
+	sec := time.Date(2026, 3, 1, 12, 0, 1, 0, time.UTC)
 	want := []store.Revocation{
 		{SessionID: "own", ExpiresAt: t0.Add(720 * time.Hour)},
-		{ClientID: "alice-app", Cutoff: cut, ExpiresAt: cut.Add(lifetime)},
+		{ClientID: "alice-app", Cutoff: t0, ExpiresAt: sec.Add(lifetime)},
 		{SessionID: "code-flow", ExpiresAt: t0.Add(720 * time.Hour)}, // same created_at: by id
 		{SessionID: "pw", ExpiresAt: t0.Add(720 * time.Hour)},
-		{Subject: "alice", Cutoff: cut, ExpiresAt: cut.Add(lifetime)},
+		{Subject: "alice", Cutoff: t0, ExpiresAt: sec.Add(lifetime)},
 	}
 	if len(after) != len(want) {
 		t.Fatalf("revocations recorded = %+v, want %+v", after, want)
@@ -442,5 +444,104 @@ func testDeleteUser(t *testing.T, s store.Store) {
 	})
 	t.Run("the name can be taken again", func(t *testing.T) {
 		must(t, s.CreateUser(ctx, store.User{Name: "alice", PasswordHash: "$argon2id$y", CreatedAt: t0.Add(time.Minute)}))
+	})
+}
+
+// testCreatedAfterCutoffs: a client or user deleted and created again
+// under the same name, at the same instant on the callers' clocks or on a
+// clock behind, gets a creation time after the deletion's cutoff, and each
+// cutoff is at or after the creation of what it deleted; so the creation
+// claims of tokens tell the incarnations apart exactly. A name's cutoffs
+// count whether they were recorded for a client or a user (one namespace).
+func testCreatedAfterCutoffs(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	us := time.Microsecond
+	cutoffs := func(since int64) []store.Revocation {
+		t.Helper()
+		revs, err := s.RevocationsSince(ctx, since)
+		must(t, err)
+		return revs
+	}
+	lastSeq := func() int64 { return seqOf(cutoffs(0)) }
+
+	t.Run("a client deleted and created again in a loop", func(t *testing.T) {
+		var prevCut time.Time
+		for i := range 5 {
+			c := sampleClient("again")
+			c.CreatedAt = t0 // every call on the same instant
+			must(t, s.CreateClient(ctx, c))
+			got, err := s.GetClient(ctx, "again")
+			must(t, err)
+			if i == 0 && !got.CreatedAt.Equal(t0) {
+				t.Fatalf("first creation: created_at %s, want %s as asked", got.CreatedAt, t0)
+			}
+			if i > 0 && !got.CreatedAt.Equal(prevCut.Add(us)) {
+				t.Fatalf("creation %d: created_at %s, want %s (just after the cutoff %s)", i, got.CreatedAt, prevCut.Add(us), prevCut)
+			}
+			seq := lastSeq()
+			must(t, s.DeleteClient(ctx, "again", t0, lifetime))
+			revs := cutoffs(seq)
+			if len(revs) != 1 || revs[0].ClientID != "again" || revs[0].Cutoff.Before(got.CreatedAt) {
+				t.Fatalf("deletion %d: revocations %+v, want one cutoff not before %s", i, revs, got.CreatedAt)
+			}
+			prevCut = revs[0].Cutoff
+		}
+	})
+	t.Run("a declared client made again after a deletion", func(t *testing.T) {
+		c := sampleClient("declared-again")
+		c.CreatedAt = time.Time{} // the config file gives none
+		must(t, s.UpsertClient(ctx, c))
+		seq := lastSeq()
+		must(t, s.DeleteClient(ctx, "declared-again", t0, lifetime))
+		cut := cutoffs(seq)[0].Cutoff
+		must(t, s.UpsertClient(ctx, c))
+		got, err := s.GetClient(ctx, "declared-again")
+		must(t, err)
+		if !got.CreatedAt.Equal(cut.Add(us)) {
+			t.Fatalf("created_at %s, want %s (just after the cutoff)", got.CreatedAt, cut.Add(us))
+		}
+		c.Name = "renamed" // an update keeps the creation time
+		must(t, s.UpsertClient(ctx, c))
+		if got, err := s.GetClient(ctx, "declared-again"); err != nil || !got.CreatedAt.Equal(cut.Add(us)) {
+			t.Fatalf("after an update: %+v, %v; want created_at %s", got, err, cut.Add(us))
+		}
+	})
+	t.Run("a user deleted and created again on a clock behind", func(t *testing.T) {
+		must(t, s.CreateUser(ctx, store.User{Name: "carol", PasswordHash: "x", CreatedAt: t0}))
+		seq := lastSeq()
+		must(t, s.DeleteUser(ctx, "carol", t0.Add(time.Second), lifetime))
+		cut := cutoffs(seq)
+		if len(cut) != 1 || !cut[0].Cutoff.Equal(t0.Add(time.Second)) {
+			t.Fatalf("revocations %+v, want a subject cutoff at %s", cut, t0.Add(time.Second))
+		}
+		must(t, s.CreateUser(ctx, store.User{Name: "carol", PasswordHash: "x", CreatedAt: t0}))
+		got, err := s.GetUser(ctx, "carol")
+		must(t, err)
+		if !got.CreatedAt.Equal(t0.Add(time.Second + us)) {
+			t.Fatalf("created_at %s, want %s", got.CreatedAt, t0.Add(time.Second+us))
+		}
+	})
+	t.Run("a client named after a deleted user, and a user after a deleted client", func(t *testing.T) {
+		must(t, s.CreateUser(ctx, store.User{Name: "dave", PasswordHash: "x", CreatedAt: t0}))
+		must(t, s.DeleteUser(ctx, "dave", t0, lifetime))
+		c := sampleClient("dave")
+		c.Owner = ""
+		must(t, s.CreateClient(ctx, c))
+		if got, err := s.GetClient(ctx, "dave"); err != nil || !got.CreatedAt.After(t0) {
+			t.Fatalf("client dave: %+v, %v; want created after the user's cutoff %s", got, err, t0)
+		}
+		must(t, s.CreateClient(ctx, sampleClient("erin")))
+		must(t, s.DeleteClient(ctx, "erin", t0, lifetime))
+		must(t, s.CreateUser(ctx, store.User{Name: "erin", PasswordHash: "x", CreatedAt: t0}))
+		if got, err := s.GetUser(ctx, "erin"); err != nil || !got.CreatedAt.After(t0) {
+			t.Fatalf("user erin: %+v, %v; want created after the client's cutoff %s", got, err, t0)
+		}
+	})
+	t.Run("another name's cutoff does not matter", func(t *testing.T) {
+		c := sampleClient("fresh")
+		must(t, s.CreateClient(ctx, c))
+		if got, err := s.GetClient(ctx, "fresh"); err != nil || !got.CreatedAt.Equal(c.CreatedAt) {
+			t.Fatalf("client fresh: %+v, %v; want created_at %s", got, err, c.CreatedAt)
+		}
 	})
 }

@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"delete_client_cascades", testDeleteClientCascades},
 		{"users", testUsers},
 		{"delete_user", testDeleteUser},
+		{"created_after_cutoffs", testCreatedAfterCutoffs},
 		{"one_namespace", testOneNamespace},
 		{"one_namespace_race", testOneNamespaceRace},
 		{"sessions", testSessions},
