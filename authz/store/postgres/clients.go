@@ -41,8 +41,12 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 		if err := userNameFree(ctx, tx, c.ID); err != nil {
 			return err
 		}
+		args := clientArgs(c)
+		if err := setCreated(ctx, tx, c, args); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, clientArgs(c)...)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, args...)
 		return err
 	})
 }
@@ -53,6 +57,11 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 		if err := userNameFree(ctx, tx, c.ID); err != nil {
 			return err
 		}
+		// Used only when the row is inserted: an update keeps created_at.
+		args := clientArgs(c)
+		if err := setCreated(ctx, tx, c, args); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 			ON CONFLICT (id) DO UPDATE SET
@@ -61,7 +70,7 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 				redirect_uris = excluded.redirect_uris, allowed_origins = excluded.allowed_origins,
 				first_party = excluded.first_party, owner = excluded.owner,
 				access_ttl = excluded.access_ttl, refresh_ttl = excluded.refresh_ttl,
-				portal_made = excluded.portal_made`, clientArgs(c)...)
+				portal_made = excluded.portal_made`, args...)
 		return err
 	})
 }
@@ -128,8 +137,11 @@ func (s *Store) DeleteClient(ctx context.Context, id string, now time.Time, maxT
 // refuses every token issued to or through it, then deletes it. The
 // caller holds the revocation lock.
 func deleteClient(ctx context.Context, tx pgx.Tx, id string, now time.Time, maxTokenLifetime time.Duration) error {
-	var accessTTL int64
-	err := tx.QueryRow(ctx, `SELECT access_ttl FROM clients WHERE id = $1 FOR UPDATE`, id).Scan(&accessTTL)
+	var (
+		accessTTL int64
+		created   time.Time
+	)
+	err := tx.QueryRow(ctx, `SELECT access_ttl, created_at FROM clients WHERE id = $1 FOR UPDATE`, id).Scan(&accessTTL, &created)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.ErrNotFound
 	}
@@ -142,7 +154,8 @@ func deleteClient(ctx context.Context, tx pgx.Tx, id string, now time.Time, maxT
 		ORDER BY created_at, id`, id, now); err != nil {
 		return err
 	}
-	if err := insertCutoff(ctx, tx, id, "", now, max(maxTokenLifetime, time.Duration(accessTTL))); err != nil {
+	cut := store.CutoffAt(now, created)
+	if err := insertCutoff(ctx, tx, id, "", cut, max(maxTokenLifetime, time.Duration(accessTTL))); err != nil {
 		return err
 	}
 	_, err = tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
@@ -150,13 +163,50 @@ func deleteClient(ctx context.Context, tx pgx.Tx, id string, now time.Time, maxT
 }
 
 // insertCutoff records that the local tokens of clientID (or of subject)
-// issued at or before store.CutoffAt(now) are revoked, for as long as such
-// a token can live.
-func insertCutoff(ctx context.Context, tx pgx.Tx, clientID, subject string, now time.Time, lifetime time.Duration) error {
-	cut := store.CutoffAt(now)
+// of incarnations created at or before cut (store.CutoffAt) are revoked,
+// for as long as such a token can live.
+func insertCutoff(ctx context.Context, tx pgx.Tx, clientID, subject string, cut time.Time, lifetime time.Duration) error {
 	_, err := tx.Exec(ctx, `INSERT INTO revocations (jti, session_id, client_id, subject, cutoff, expires_at)
-		VALUES ('', '', $1, $2, $3, $4)`, clientID, subject, cut, cut.Add(lifetime))
+		VALUES ('', '', $1, $2, $3, $4)`, clientID, subject, cut, store.CutoffSecond(cut).Add(lifetime))
 	return err
+}
+
+// createdArg is the index of created_at in clientColumns.
+const createdArg = 11
+
+// setCreated sets the created_at value of args (clientArgs of c) to the
+// creation time the store gives c (store.CreatedAfter).
+func setCreated(ctx context.Context, tx pgx.Tx, c store.Client, args []any) error {
+	created, err := createdAfterCutoffs(ctx, tx, c.ID, c.CreatedAt)
+	if err != nil {
+		return err
+	}
+	args[createdArg] = created
+	return nil
+}
+
+// createdAfterCutoffs is the creation time of a client or user named name
+// asked to be created at created: store.CreatedAfter the latest cutoff of
+// that name, as a client id or a subject (one namespace). Deletions write
+// their cutoffs holding the revocation lock exclusively; taking it shared
+// here waits for any deletion in flight on any instance, so its cutoff is
+// read, and a new incarnation is always created after it whatever the
+// instances' clocks say. (Lock order: namespace, then revocations; no
+// deletion takes the namespace lock.)
+func createdAfterCutoffs(ctx context.Context, tx pgx.Tx, name string, created time.Time) (time.Time, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, lockRevocations); err != nil {
+		return time.Time{}, err
+	}
+	var latest *time.Time
+	if err := tx.QueryRow(ctx, `SELECT MAX(cutoff) FROM revocations
+		WHERE cutoff IS NOT NULL AND (client_id = $1 OR subject = $1)`, name).Scan(&latest); err != nil {
+		return time.Time{}, err
+	}
+	var l time.Time
+	if latest != nil {
+		l = *latest
+	}
+	return store.CreatedAfter(created, l), nil
 }
 
 // userNameFree returns a *store.NameTakenError if a user's name folds to

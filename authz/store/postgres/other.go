@@ -27,8 +27,12 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 		case !errors.Is(err, pgx.ErrNoRows):
 			return err
 		}
+		created, err := createdAfterCutoffs(ctx, tx, u.Name, u.CreatedAt)
+		if err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5)`,
-			u.Name, u.PasswordHash, u.Admin, u.CreatedAt, nonNil(u.Scopes))
+			u.Name, u.PasswordHash, u.Admin, created, nonNil(u.Scopes))
 		return err
 	})
 }
@@ -86,11 +90,12 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 // DeleteUser implements store.Users.
 func (s *Store) DeleteUser(ctx context.Context, name string, now time.Time, maxTokenLifetime time.Duration) error {
 	return s.write(ctx, fmt.Sprintf("delete user %q", name), revokes, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE name = $1`, name)
-		if err != nil {
-			return err
+		var created time.Time
+		err := tx.QueryRow(ctx, `DELETE FROM users WHERE name = $1 RETURNING created_at`, name).Scan(&created)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.ErrNotFound
 		}
-		if err := oneRow(tag); err != nil {
+		if err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT id FROM clients WHERE owner = $1 ORDER BY id`, name)
@@ -127,7 +132,7 @@ func (s *Store) DeleteUser(ctx context.Context, name string, now time.Time, maxT
 				return err
 			}
 		}
-		return insertCutoff(ctx, tx, "", name, now, maxTokenLifetime)
+		return insertCutoff(ctx, tx, "", name, store.CutoffAt(now, created), maxTokenLifetime)
 	})
 }
 
