@@ -126,7 +126,7 @@ type Client struct {
 	AllowedOrigins []string `yaml:"allowed_origins"`
 	FirstParty     bool     `yaml:"first_party"`
 	Owner          string   `yaml:"owner"`
-	Plan           string   `yaml:"plan"` // a plan name; "" for the owner's plan, else default_plan
+	Plan           string   `yaml:"plan"`        // a plan name; "" for the owner's plan, else default_plan
 	AccessTTL      Duration `yaml:"access_ttl"`  // 0: profile/tokens default
 	RefreshTTL     Duration `yaml:"refresh_ttl"` // 0: profile/tokens default
 }
