@@ -6,6 +6,8 @@ package authz
 import (
 	"context"
 	"time"
+
+	"github.com/clearance-gw/clearance/authz/metering"
 )
 
 // Principal is who a verified token speaks for.
@@ -20,6 +22,9 @@ type Principal struct {
 	SessionID string // "sid" claim of tokens the gateway minted, "" otherwise
 	Actor     string // "act.sub" of admin-grant tokens
 	Local     bool   // minted by this gateway (own keys)
+	// Usage is the plan step's count of this request (SPEC §11); its Plan
+	// is nil when the request was not metered.
+	Usage metering.Result
 }
 
 type ctxKey struct{}
