@@ -10,6 +10,7 @@ import (
 
 	"github.com/clearance-gw/clearance/authz/issuer"
 	"github.com/clearance-gw/clearance/authz/login"
+	"github.com/clearance-gw/clearance/authz/metering"
 	"github.com/clearance-gw/clearance/authz/portal"
 	"github.com/clearance-gw/clearance/authz/revocation"
 	"github.com/clearance-gw/clearance/authz/store"
@@ -28,7 +29,7 @@ func cookieKey(kek []byte) []byte {
 }
 
 // newPortal builds the developer portal and the /authorize pages.
-func newPortal(cfg *config.Config, st store.Store, iss *issuer.Server, revs *revocation.Set, users *login.Authenticator, ips *clientip.Resolver, kek []byte, env Env, logger *slog.Logger) (*portal.Portal, error) {
+func newPortal(cfg *config.Config, current func() *config.Config, st store.Store, iss *issuer.Server, revs *revocation.Set, users *login.Authenticator, ips *clientip.Resolver, kek []byte, env Env, logger *slog.Logger) (*portal.Portal, error) {
 	cookies, err := websession.New(cookieKey(kek), websession.Options{
 		Secure: strings.HasPrefix(cfg.Issuer, "https://"),
 		Now:    env.Now,
@@ -47,6 +48,7 @@ func newPortal(cfg *config.Config, st store.Store, iss *issuer.Server, revs *rev
 		Minter:        portalMinter{iss},
 		Revoker:       revoker,
 		Entitlements:  iss,
+		Usage:         usageReporter{st: st, cfg: current, now: env.Now},
 		AuthorizePath: cfg.Endpoints.Authorize,
 		Issuer:        cfg.Issuer,
 		CodeTTL:       cfg.Tokens.CodeTTL.D(),
@@ -100,4 +102,16 @@ func (r sessionRevoker) RevokeSession(ctx context.Context, id string) error {
 	}
 	r.revs.Add(store.Revocation{SessionID: id, ExpiresAt: s.ExpiresAt})
 	return nil
+}
+
+// usageReporter gives the portal a client's usage under the config in
+// force (the same report as "clearance usage").
+type usageReporter struct {
+	st  store.Store
+	cfg func() *config.Config
+	now func() time.Time
+}
+
+func (u usageReporter) Usage(ctx context.Context, c store.Client, days int) (metering.Report, error) {
+	return clientUsage(ctx, u.cfg(), u.st, c, days, u.now())
 }

@@ -248,7 +248,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	}
 	g.issuer = iss
 
-	pt, err := newPortal(cfg, st, iss, revs, users, g.ips, kek, env, logger)
+	pt, err := newPortal(cfg, g.current, st, iss, revs, users, g.ips, kek, env, logger)
 	if err != nil {
 		return nil, err
 	}
