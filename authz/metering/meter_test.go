@@ -470,3 +470,49 @@ func BenchmarkTake(b *testing.B) {
 		}
 	})
 }
+
+// TestConcurrentTakesAndFlushes: requests counted while flushes run are
+// each written once.
+func TestConcurrentTakesAndFlushes(t *testing.T) {
+	st := newMemUsage()
+	f := newFixture(t, st, time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC))
+	f.m.Update(&config.Config{Plans: []config.Plan{{Name: "big", Rate: "1000000/s", Quota: "1000000/day"}}, DefaultPlan: "big"})
+	const workers, each = 4, 500
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = f.m.Flush(t.Context())
+			}
+		}
+	}()
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				if r := f.m.Take("", fmt.Sprintf("c%d", (w+i)%7), f.clk.Now()); r.Outcome != Allowed {
+					t.Errorf("%+v", r)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-flushed
+	if err := f.m.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for i := range 7 {
+		total += st.day(fmt.Sprintf("c%d", i), "2026-03-10")
+	}
+	if total != workers*each {
+		t.Fatalf("store holds %d, want %d", total, workers*each)
+	}
+}
