@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+
+	"github.com/clearance-gw/clearance/authz/metering"
 )
 
 // Error is an RFC 6750 bearer-token error. The package-level values are
@@ -15,6 +18,10 @@ type Error struct {
 	Status      int
 	Scope       string // the scopes required, for insufficient_scope
 	Reason      string // metrics label: missing, malformed, expired, signature, ...
+	// Usage is the meter's verdict of a 429 (rate_limited,
+	// quota_exceeded): WriteError adds Retry-After and the RateLimit
+	// fields from it.
+	Usage *metering.Result
 }
 
 func (e *Error) Error() string {
@@ -84,10 +91,31 @@ func WriteError(w http.ResponseWriter, err error, realm string) {
 		Description string `json:"error_description,omitempty"`
 		Scope       string `json:"scope,omitempty"`
 	}{code, e.Description, e.Scope})
+	if u := e.Usage; u != nil && u.Metered() {
+		SetRateLimitFields(h, u)
+		h.Set("Retry-After", strconv.FormatInt(max(u.RetryAfter, 1), 10))
+	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(e.Status)
 	w.Write(append(body, '\n'))
+}
+
+// SetRateLimitFields sets RateLimit-Policy and RateLimit
+// (draft-ietf-httpapi-ratelimit-headers-11) from a metered request's
+// Result, replacing any an upstream sent; a plan without a rate or a quota
+// sets none.
+func SetRateLimitFields(h http.Header, u *metering.Result) {
+	if !u.Plan.Limited() {
+		return
+	}
+	// Written in the draft's spelling (net/http sends map keys as they
+	// are); the canonical spelling an upstream's fields arrive under is
+	// dropped, so the client sees the gateway's fields only.
+	delete(h, "Ratelimit-Policy")
+	delete(h, "Ratelimit")
+	h["RateLimit-Policy"] = []string{u.Plan.Policy}
+	h["RateLimit"] = []string{u.RateLimit()}
 }
 
 func challenge(realm string, e *Error) string {

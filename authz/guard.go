@@ -48,6 +48,9 @@ type Options struct {
 	// Origins knows the browser origins each client allows (CORS); nil
 	// refuses every cross-origin request made with a local token.
 	Origins OriginPolicy
+	// Meter counts requests on metered routes against their client's plan
+	// (SPEC §11); nil meters nothing.
+	Meter Meter
 	// HTTPClient fetches JWKS documents; nil means a client with a 10 s
 	// timeout on a clone of the default transport.
 	HTTPClient *http.Client
@@ -71,6 +74,7 @@ type Guard struct {
 	revs    Revocations
 	subs    Subscriptions
 	origins OriginPolicy
+	meter   Meter
 	hits    tokenCacheCounters
 	client  jwksClient
 	cache   *jwk.Cache
@@ -122,6 +126,7 @@ func NewGuard(ctx context.Context, cfg *config.Config, opts Options) (*Guard, er
 		revs:    opts.Revocations,
 		subs:    opts.Subscriptions,
 		origins: opts.Origins,
+		meter:   opts.Meter,
 		ctx:     ctx,
 		remotes: map[string]*remote{},
 	}
@@ -166,6 +171,11 @@ func (g *Guard) Check(r *http.Request, route *config.Route) (Principal, error) {
 	}
 	if err != nil {
 		g.fail(err)
+		return Principal{}, err
+	}
+	// The plan step comes last, as it counts the request; its 429s are
+	// counted by clearance_metered_requests_total, not as auth failures.
+	if err := g.checkPlan(route, &p); err != nil {
 		return Principal{}, err
 	}
 	return p, nil

@@ -6,6 +6,8 @@ package authz
 import (
 	"context"
 	"time"
+
+	"github.com/clearance-gw/clearance/authz/metering"
 )
 
 // Principal is who a verified token speaks for.
@@ -27,6 +29,9 @@ type Principal struct {
 	// same name (see Revocations).
 	ClientCreated int64
 	UserCreated   int64
+	// Usage is the plan step's count of this request (SPEC §11); its Plan
+	// is nil when the request was not metered.
+	Usage metering.Result
 }
 
 // The private claims of the tokens the gateway mints that name the

@@ -79,6 +79,7 @@ func applyDefaults(c *Config, set map[any]*yaml.Node) {
 		dur(&r.Timeout, defaultRouteTimeout)
 		dur(&r.DialTimeout, defaultDialTimeout)
 		num(&r.MaxIdleConns, defaultMaxIdleConns)
+		def(set, &r.Metered, true)
 	}
 	for i := range c.TrustedIssuers {
 		t := &c.TrustedIssuers[i]

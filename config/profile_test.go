@@ -27,7 +27,7 @@ func TestDefaults(t *testing.T) {
 		Routes: []Route{{
 			Name: "r", Path: "/r/", Upstream: "http://127.0.0.1:9000",
 			InsufficientScopeStatus: 401, Timeout: Duration(30 * time.Second),
-			DialTimeout: Duration(5 * time.Second), MaxIdleConns: 256,
+			DialTimeout: Duration(5 * time.Second), MaxIdleConns: 256, Metered: true,
 		}},
 		TrustedIssuers: []TrustedIssuer{{
 			Issuer: "https://idp.example", JWKSURL: "https://idp.example/jwks",

@@ -41,6 +41,12 @@ type Config struct {
 	Subscriptions Subscriptions `yaml:"subscriptions"`
 
 	Portal Portal `yaml:"portal"`
+
+	// Plans are what customers buy: a rate, a quota and scopes (SPEC §11).
+	Plans []Plan `yaml:"plans"`
+	// DefaultPlan is the plan of a client without one (and of trusted
+	// issuers' clients); "" leaves them unmetered.
+	DefaultPlan string `yaml:"default_plan"`
 }
 
 // Portal configures the developer portal.
@@ -95,6 +101,9 @@ type Route struct {
 	Public               bool     `yaml:"public"`
 	ForwardAuthorization bool     `yaml:"forward_authorization"`
 	AllowedOrigins       []string `yaml:"allowed_origins"`
+	// Metered: requests with a token count against the client's plan
+	// (default true; public routes never do).
+	Metered bool `yaml:"metered"`
 	// InsufficientScopeStatus overrides the top-level value; after Load it
 	// always holds the effective status (401 or 403).
 	InsufficientScopeStatus int `yaml:"insufficient_scope_status"`
@@ -117,6 +126,7 @@ type Client struct {
 	AllowedOrigins []string `yaml:"allowed_origins"`
 	FirstParty     bool     `yaml:"first_party"`
 	Owner          string   `yaml:"owner"`
+	Plan           string   `yaml:"plan"`        // a plan name; "" for the owner's plan, else default_plan
 	AccessTTL      Duration `yaml:"access_ttl"`  // 0: profile/tokens default
 	RefreshTTL     Duration `yaml:"refresh_ttl"` // 0: profile/tokens default
 }

@@ -54,6 +54,7 @@ func validate(c *Config, file string, root *yaml.Node, set map[any]*yaml.Node, b
 	v.routes(c, scopes)
 	v.clients(c, scopes)
 	v.portal(c, scopes)
+	v.plans(c, scopes)
 	v.trustedIssuers(c)
 	return v.probs
 }

@@ -66,9 +66,14 @@ func (e *exchange) WriteHeader(code int) {
 	// replaced by ours.
 	h := e.w.Header()
 	h.Set("X-Request-Id", e.id)
+	// Every metered response carries the plan's RateLimit fields (SPEC
+	// §11), replacing an upstream's.
+	if e.authed && e.principal.Usage.Metered() {
+		authz.SetRateLimitFields(h, &e.principal.Usage)
+	}
 	if e.allowOrigin != "" {
 		h.Set("Access-Control-Allow-Origin", e.allowOrigin)
-		h.Set("Access-Control-Expose-Headers", "X-Request-Id")
+		h.Set("Access-Control-Expose-Headers", "X-Request-Id, RateLimit, RateLimit-Policy, Retry-After")
 		if !slices.Contains(h.Values("Vary"), "Origin") {
 			h.Add("Vary", "Origin")
 		}

@@ -1,9 +1,9 @@
 // Package entitlement is the one rule for which scopes a portal client may
 // be given (SPEC §10): a client its owner made in the developer portal may
 // hold, and be issued, only scopes its owner is entitled to, that is the
-// config's portal.scopes plus the owner's own scopes (plus, once plans
-// exist, the scopes of the owner's plan). Clients made by the operator are
-// not limited.
+// config's portal.scopes plus the owner's own scopes plus the scopes of
+// the owner's plan (SPEC §11: the user's plan, else default_plan). Clients
+// made by the operator are not limited.
 //
 // The token endpoint, the authorization page, the portal's forms and
 // token button and the command line's a2a tokens all ask this package, and
@@ -26,16 +26,20 @@ type Users interface {
 	GetUser(ctx context.Context, name string) (store.User, error)
 }
 
-// Of returns the scopes u's portal clients may be given: portal.scopes and
-// u's own scopes, in the order of the config's scopes. A scope no longer
-// declared under scopes: is not an entitlement.
+// Of returns the scopes u's portal clients may be given: portal.scopes,
+// u's own scopes and the scopes of u's plan (u.Plan while the config has
+// it, else default_plan), in the order of the config's scopes. A scope no
+// longer declared under scopes: is not an entitlement.
 func Of(cfg *config.Config, u store.User) []string {
+	var planScopes []string
+	if p := cfg.EffectivePlan(u.Plan); p != nil {
+		planScopes = p.Scopes
+	}
 	out := []string{}
 	for _, sc := range cfg.Scopes {
-		if slices.Contains(cfg.Portal.Scopes, sc) || slices.Contains(u.Scopes, sc) {
+		if slices.Contains(cfg.Portal.Scopes, sc) || slices.Contains(u.Scopes, sc) || slices.Contains(planScopes, sc) {
 			out = append(out, sc)
 		}
-		// Plans (SPEC §11): the scopes of the user's plan join here.
 	}
 	return out
 }

@@ -26,6 +26,7 @@ func UpsertClients(ctx context.Context, st ClientUpserter, cfg *config.Config) e
 			AllowedOrigins: c.AllowedOrigins,
 			FirstParty:     c.FirstParty,
 			Owner:          c.Owner,
+			Plan:           c.Plan,
 			AccessTTL:      c.AccessTTL.D(),
 			RefreshTTL:     c.RefreshTTL.D(),
 		}

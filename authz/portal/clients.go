@@ -194,6 +194,7 @@ type clientPage struct {
 	TokenExpires time.Time
 	CanMint      bool
 	Public       bool
+	Usage        *usageView // nil without a UsageReporter
 }
 
 func grantLabel(g string) (string, string) {
@@ -233,6 +234,14 @@ func (p *Portal) clientView(r *http.Request, c store.Client) (clientPage, error)
 		return page, err
 	}
 	page.Sessions = ss
+	if p.usage != nil {
+		rep, err := p.usage.Usage(r.Context(), c, usageDays)
+		if err != nil {
+			return page, err
+		}
+		v := newUsageView(rep)
+		page.Usage = &v
+	}
 	return page, nil
 }
 

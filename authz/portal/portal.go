@@ -121,6 +121,9 @@ type Options struct {
 	AuthorizePath string
 	Issuer        string        // the issuer URL, shown on pages
 	CodeTTL       time.Duration // life of an authorization code; DefaultCodeTTL when zero
+	// Usage reports a client's plan and usage for its page; nil shows
+	// none.
+	Usage UsageReporter
 	// ClientAddr is the client address of a request, for the login
 	// throttle (clientip.Resolver.Addr, which knows the trusted proxies);
 	// the connection's peer when nil.
@@ -145,6 +148,7 @@ type Portal struct {
 	revoker  Revoker
 	grants   []string
 	ents     Entitlements
+	usage    UsageReporter
 	authPath string
 	issuer   string
 	codeTTL  time.Duration
@@ -175,7 +179,7 @@ func New(st Store, opts Options) (*Portal, error) {
 	}
 	p := &Portal{
 		st: st, now: opts.Now, log: opts.Logger, cookies: opts.Cookies, userAuth: opts.UserAuth,
-		minter: opts.Minter, revoker: opts.Revoker, grants: opts.Grants, ents: opts.Entitlements,
+		minter: opts.Minter, revoker: opts.Revoker, grants: opts.Grants, ents: opts.Entitlements, usage: opts.Usage,
 		authPath: opts.AuthorizePath, issuer: opts.Issuer, codeTTL: opts.CodeTTL, addr: opts.ClientAddr,
 	}
 	if p.now == nil {

@@ -1,6 +1,6 @@
 // Package store is the gateway's state: clients, users, sessions (one per
 // refresh-token family), refresh tokens, authorization codes, revocations,
-// signing keys and subscriptions.
+// signing keys, subscriptions and metered usage.
 //
 // Store is one interface with an embedded SQLite implementation
 // (store/sqlite) and room for a PostgreSQL one; both are held to the shared
@@ -123,6 +123,9 @@ type Client struct {
 	// issuance (SPEC §10). Clients made by the operator (command line,
 	// config file) are not, even when they name an owner.
 	PortalMade bool
+	// Plan names the client's plan (SPEC §11); "" for its owner's plan,
+	// else the config's default_plan.
+	Plan string
 }
 
 // User is a portal/login user.
@@ -132,7 +135,10 @@ type User struct {
 	Admin        bool
 	// Scopes are the scopes this user's portal clients may be given beyond
 	// the config's portal.scopes (SPEC §10).
-	Scopes    []string
+	Scopes []string
+	// Plan names the plan of the user's clients that have none of their
+	// own (SPEC §11); "" for the config's default_plan.
+	Plan      string
 	CreatedAt time.Time
 }
 
@@ -440,6 +446,40 @@ type Subscriptions interface {
 	RemoveSubscription(ctx context.Context, id int64) error
 }
 
+// UsageCount is the metered requests of one key on one UTC day. Key is a
+// local client's id, or "ISSUER#CLIENT_ID" for a trusted issuer's client
+// (local client ids cannot contain '#'). Day is midnight UTC.
+type UsageCount struct {
+	Key   string
+	Day   time.Time
+	Count int64
+}
+
+// UsageTotal is one key's metered requests on a day and in that day's
+// calendar month (UTC), up to and including the day.
+type UsageTotal struct {
+	Day   int64
+	Month int64
+}
+
+// Usage keeps the per-day request counts of metered clients. Every
+// gateway instance adds its counts, so with a shared store the totals are
+// the sum over instances.
+type Usage interface {
+	// AddUsage adds every count to its (Key, Day) total, all in one
+	// transaction: all are added or none. A Day is truncated to its UTC
+	// date; counts of zero or less are ignored.
+	AddUsage(ctx context.Context, counts []UsageCount) error
+	// UsageSince returns key's daily totals for days from from's UTC date
+	// on, oldest first; days without requests are left out.
+	UsageSince(ctx context.Context, key string, from time.Time) ([]UsageCount, error)
+	// UsageTotals returns, for each of keys (every key with requests in
+	// day's month when keys is nil), its totals on day's UTC date and in
+	// its calendar month up to that date. Keys without requests are left
+	// out.
+	UsageTotals(ctx context.Context, keys []string, day time.Time) (map[string]UsageTotal, error)
+}
+
 // Store is the whole state. Callers should declare the smaller interface
 // they use (or one of the above).
 type Store interface {
@@ -449,6 +489,7 @@ type Store interface {
 	Revocations
 	SigningKeys
 	Subscriptions
+	Usage
 	// Ping reports whether the store is reachable (/readyz).
 	Ping(ctx context.Context) error
 	// Close releases the store.

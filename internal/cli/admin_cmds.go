@@ -60,6 +60,7 @@ type clientJSON struct {
 	FirstParty     bool     `json:"first_party"`
 	Public         bool     `json:"public"`
 	Owner          string   `json:"owner,omitempty"`
+	Plan           string   `json:"plan,omitempty"`
 	AccessTTL      string   `json:"access_ttl,omitempty"`
 	RefreshTTL     string   `json:"refresh_ttl,omitempty"`
 	CreatedAt      string   `json:"created_at"`
@@ -69,7 +70,7 @@ func toClientJSON(cl store.Client) clientJSON {
 	j := clientJSON{
 		ID: cl.ID, Name: cl.Name, Grants: nonNil(cl.Grants), Scopes: nonNil(cl.Scopes),
 		RedirectURIs: nonNil(cl.RedirectURIs), AllowedOrigins: nonNil(cl.AllowedOrigins),
-		FirstParty: cl.FirstParty, Public: len(cl.SecretHash) == 0, Owner: cl.Owner,
+		FirstParty: cl.FirstParty, Public: len(cl.SecretHash) == 0, Owner: cl.Owner, Plan: cl.Plan,
 		CreatedAt: cl.CreatedAt.UTC().Format(time.RFC3339),
 	}
 	if cl.AccessTTL > 0 {
@@ -89,7 +90,7 @@ func nonNil(s []string) []string {
 }
 
 func runClientCreate(ctx context.Context, c *cmdContext) error {
-	fs := c.flags("--id ID --name NAME [--grant G]... [--scope S]... [--redirect-uri U]... [--origin O]... [--owner USER] [--first-party] [--public] [--json]", `
+	fs := c.flags("--id ID --name NAME [--grant G]... [--scope S]... [--redirect-uri U]... [--origin O]... [--owner USER] [--plan P] [--first-party] [--public] [--json]", `
 Registers an OAuth client: a program that will ask for tokens. Prints its
 client secret exactly once; only a hash is stored, so keep it now.
 
@@ -102,6 +103,9 @@ Grants say how the client may get tokens:
   a2a, admin           first-party only: long-lived app-to-app tokens, and
                        administrators acting for a user
 
+--plan puts the client on one of the config's plans (its rate, quota and
+scopes); without it the client is on its owner's plan, else default_plan.
+
 Example:
   clearance client create --id charts-backend --name "Charts backend" \
       --grant client_credentials --scope charts`)
@@ -113,6 +117,7 @@ Example:
 	fs.Var(&redirects, "redirect-uri", "exact redirect URI for browser flows (repeatable)")
 	fs.Var(&origins, "origin", "allowed browser origin for CORS, scheme://host[:port] (repeatable)")
 	owner := fs.String("owner", "", "portal user who owns the client")
+	plan := fs.String("plan", "", "plan of the client (one of the config's plans); default: its owner's, else default_plan")
 	firstParty := fs.Bool("first-party", false, "the client is your own application (allows password, a2a, admin)")
 	public := fs.Bool("public", false, "no secret: a browser or mobile app that cannot keep one (PKCE required)")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -122,7 +127,12 @@ Example:
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
 		cl := store.Client{
 			ID: *id, Name: *name, Grants: grants, Scopes: scopes, RedirectURIs: redirects,
-			AllowedOrigins: origins, FirstParty: *firstParty, Owner: *owner, CreatedAt: c.env.Now().UTC(),
+			AllowedOrigins: origins, FirstParty: *firstParty, Owner: *owner, Plan: *plan, CreatedAt: c.env.Now().UTC(),
+		}
+		if *plan != "" {
+			if err := config.CheckPlanRef(cfg, *plan); err != nil {
+				return fmt.Errorf("--plan: %w", err)
+			}
 		}
 		if len(cl.Grants) == 0 {
 			cl.Grants = []string{"client_credentials"}
@@ -216,9 +226,9 @@ func runClientShow(ctx context.Context, c *cmdContext) error {
 			return c.printJSON(j)
 		}
 		c.table("FIELD\tVALUE", func(w io.Writer) {
-			fmt.Fprintf(w, "client_id\t%s\nname\t%s\ngrants\t%s\nscopes\t%s\nredirect_uris\t%s\nallowed_origins\t%s\nfirst_party\t%v\npublic\t%v\nowner\t%s\ncreated_at\t%s\n",
+			fmt.Fprintf(w, "client_id\t%s\nname\t%s\ngrants\t%s\nscopes\t%s\nredirect_uris\t%s\nallowed_origins\t%s\nfirst_party\t%v\npublic\t%v\nowner\t%s\nplan\t%s\ncreated_at\t%s\n",
 				j.ID, j.Name, strings.Join(j.Grants, " "), strings.Join(j.Scopes, " "), strings.Join(j.RedirectURIs, " "),
-				strings.Join(j.AllowedOrigins, " "), j.FirstParty, j.Public, j.Owner, j.CreatedAt)
+				strings.Join(j.AllowedOrigins, " "), j.FirstParty, j.Public, j.Owner, j.Plan, j.CreatedAt)
 		})
 		return nil
 	})
@@ -280,18 +290,21 @@ portal login ends at once.`)
 }
 
 func runUserAdd(ctx context.Context, c *cmdContext) error {
-	fs := c.flags("NAME [--admin] [--scope S]... [--json] < password", `
+	fs := c.flags("NAME [--admin] [--scope S]... [--plan P] [--json] < password", `
 Creates a user who can log in to the developer portal and the login page of
 browser flows. The password is read from standard input (one line), never
 from the command line, where other users of the machine could see it:
   printf '%s\n' "$PASSWORD" | clearance user add alice
 
 --scope entitles the user's portal clients to a scope beyond the config's
-portal.scopes. A user name cannot be a client's id (compared
+portal.scopes. --plan puts the user's clients (those without a plan of
+their own) on one of the config's plans, whose scopes join the
+entitlement; without it they are on default_plan. A user name cannot be a client's id (compared
 case-insensitively): both appear as the sub of tokens.`)
 	admin := fs.Bool("admin", false, "the user may obtain tokens for other users (admin grant)")
 	var scopes stringList
 	fs.Var(&scopes, "scope", "scope the user's portal clients may be given beyond portal.scopes (repeatable)")
+	plan := fs.String("plan", "", "plan of the user's clients (one of the config's plans); default: default_plan")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := c.parse(1, 1); err != nil {
 		return err
@@ -313,12 +326,17 @@ case-insensitively): both appear as the sub of tokens.`)
 		if err != nil {
 			return err
 		}
+		if *plan != "" {
+			if err := config.CheckPlanRef(cfg, *plan); err != nil {
+				return fmt.Errorf("--plan: %w", err)
+			}
+		}
 		hash, err := secret.HashPassword(pw)
 		if err != nil {
 			return err
 		}
 		if err := st.CreateUser(ctx, store.User{Name: name, PasswordHash: hash, Admin: *admin, Scopes: entitled,
-			CreatedAt: c.env.Now().UTC()}); err != nil {
+			Plan: *plan, CreatedAt: c.env.Now().UTC()}); err != nil {
 			if nt, ok := errors.AsType[*store.NameTakenError](err); ok {
 				return nt
 			}
@@ -328,7 +346,7 @@ case-insensitively): both appear as the sub of tokens.`)
 			return err
 		}
 		if *asJSON {
-			return c.printJSON(map[string]any{"user": name, "admin": *admin, "scopes": entitled})
+			return c.printJSON(map[string]any{"user": name, "admin": *admin, "scopes": entitled, "plan": *plan})
 		}
 		fmt.Fprintf(c.env.Stdout, "User %q created.\n", name)
 		return nil

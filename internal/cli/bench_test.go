@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -71,4 +72,24 @@ func BenchmarkProxy(b *testing.B) {
 	}
 	b.Run("bare", func(b *testing.B) { run(b, bare.URL+"/v1/charts/EDDF", "") })
 	b.Run("gateway", func(b *testing.B) { run(b, "http://"+g.addrs.Public+"/v1/charts/EDDF", tok) })
+
+	// The same token metered under a plan (SPEC §11): the count, the
+	// RateLimit fields, and the background writes to SQLite.
+	meteredPath := filepath.Join(b.TempDir(), "gateway.yaml")
+	writeConfig(b, meteredPath, up.URL, ti, "")
+	appendFile(b, meteredPath, "plans: [{name: bench, rate: 1000000000/s, quota: 1000000000000/month}]\ndefault_plan: bench\n")
+	mg := startGatewayLogging(b, meteredPath, &testlog.Buffer{}, io.Discard)
+	b.Run("gateway metered", func(b *testing.B) { run(b, "http://"+mg.addrs.Public+"/v1/charts/EDDF", tok) })
+}
+
+func appendFile(t testing.TB, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
 }

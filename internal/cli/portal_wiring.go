@@ -10,6 +10,7 @@ import (
 
 	"github.com/clearance-gw/clearance/authz/issuer"
 	"github.com/clearance-gw/clearance/authz/login"
+	"github.com/clearance-gw/clearance/authz/metering"
 	"github.com/clearance-gw/clearance/authz/portal"
 	"github.com/clearance-gw/clearance/authz/revocation"
 	"github.com/clearance-gw/clearance/authz/store"
@@ -31,7 +32,7 @@ func cookieKey(kek []byte) []byte {
 // A portal is an immutable value: a reload builds a new one (sharing the
 // login, the client-address rule, the store and the cookie key) and the
 // proxy swaps its routes in with the config's.
-func newPortal(cfg *config.Config, st store.Store, iss *issuer.Server, revs *revocation.Set, users *login.Authenticator, ips *clientip.Resolver, kek []byte, env Env, logger *slog.Logger) (*portal.Portal, error) {
+func newPortal(cfg *config.Config, current func() *config.Config, st store.Store, iss *issuer.Server, revs *revocation.Set, users *login.Authenticator, ips *clientip.Resolver, kek []byte, env Env, logger *slog.Logger) (*portal.Portal, error) {
 	cookies, err := websession.New(cookieKey(kek), websession.Options{
 		Secure: strings.HasPrefix(cfg.Issuer, "https://"),
 		Now:    env.Now,
@@ -50,6 +51,7 @@ func newPortal(cfg *config.Config, st store.Store, iss *issuer.Server, revs *rev
 		Minter:        portalMinter{iss},
 		Revoker:       revoker,
 		Entitlements:  iss,
+		Usage:         usageReporter{st: st, cfg: current, now: env.Now},
 		AuthorizePath: cfg.Endpoints.Authorize,
 		Issuer:        cfg.Issuer,
 		CodeTTL:       cfg.Tokens.CodeTTL.D(),
@@ -103,4 +105,16 @@ func (r sessionRevoker) RevokeSession(ctx context.Context, id string) error {
 	}
 	r.revs.Add(store.Revocation{SessionID: id, ExpiresAt: s.ExpiresAt})
 	return nil
+}
+
+// usageReporter gives the portal a client's usage under the config in
+// force (the same report as "clearance usage").
+type usageReporter struct {
+	st  store.Store
+	cfg func() *config.Config
+	now func() time.Time
+}
+
+func (u usageReporter) Usage(ctx context.Context, c store.Client, days int) (metering.Report, error) {
+	return clientUsage(ctx, u.cfg(), u.st, c, days, u.now())
 }

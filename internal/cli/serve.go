@@ -21,6 +21,7 @@ import (
 	"github.com/clearance-gw/clearance/authz"
 	"github.com/clearance-gw/clearance/authz/issuer"
 	"github.com/clearance-gw/clearance/authz/login"
+	"github.com/clearance-gw/clearance/authz/metering"
 	"github.com/clearance-gw/clearance/authz/revocation"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
@@ -127,6 +128,7 @@ type gateway struct {
 	cfg     *config.Config
 	st      store.Store
 	guard   *authz.Guard
+	meter   *metering.Meter
 	issuer  *issuer.Server
 	proxy   *proxy.Handler
 	pm      *proxy.Metrics
@@ -149,6 +151,7 @@ const (
 	sessionsGaugeInterval = 15 * time.Second // clearance_active_sessions
 	pruneInterval         = time.Hour        // expired revocations, codes, sessions
 	originsInterval       = 2 * time.Second  // clients' CORS origins changed elsewhere
+	plansInterval         = time.Second      // clients' and users' plans changed elsewhere (SPEC §11: within a second)
 )
 
 func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.Logger) (_ *gateway, err error) {
@@ -189,6 +192,28 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	}
 
 	g.revs, g.kek = revs, kek
+
+	plans := metering.NewClientPlans(st, plansInterval, logger.With("component", "plans"))
+	if err := plans.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("load client plans: %w", err)
+	}
+	meter := metering.New(st, cfg, metering.Options{Now: env.Now, Logger: logger.With("component", "metering"),
+		Registerer: reg, Plans: plans})
+	if err := meter.Load(ctx); err != nil {
+		return nil, err
+	}
+	g.meter = meter
+	// Closers run last first: the background loops stop, then the counts
+	// are written before the store closes.
+	g.closers = append(g.closers, func() {
+		cancel()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := meter.Close(ctx); err != nil {
+			logger.Error("usage counts not written at shutdown", "error", err)
+		}
+	})
+
 	am := authz.NewMetrics(reg)
 	subs, err := newSubscriptionSource(cfg, st, env, reg, am)
 	if err != nil {
@@ -202,6 +227,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 		Revocations:   revs,
 		Subscriptions: subs,
 		Origins:       origins,
+		Meter:         meter,
 	})
 	if err != nil {
 		return nil, err
@@ -259,6 +285,8 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 
 	go revs.Run(gctx)
 	go origins.Run(gctx)
+	go plans.Run(gctx)
+	go meter.Run(gctx)
 	go keys.Run(gctx)
 	go iss.Run(gctx, sessionsGaugeInterval)
 	go g.prune(gctx)
@@ -304,7 +332,7 @@ func (g *gateway) follow(ctx context.Context, w changeWatcher, revs *revocation.
 // the subscriptions endpoint when cfg's routes use it. Nothing is in force
 // until the proxy swaps them in with cfg's routes.
 func (g *gateway) endpointsFor(cfg *config.Config) ([]proxy.Endpoint, error) {
-	pt, err := newPortal(cfg, g.st, g.issuer, g.revs, g.users, g.ips, g.kek, g.env, g.logger)
+	pt, err := newPortal(cfg, g.current, g.st, g.issuer, g.revs, g.users, g.ips, g.kek, g.env, g.logger)
 	if err != nil {
 		return nil, err
 	}
@@ -398,6 +426,7 @@ func (g *gateway) apply(cfg *config.Config) error {
 	}
 	commitGuard()
 	g.issuer.Update(cfg)
+	g.meter.Update(cfg)
 	g.ips.Set(trusted)
 	// Last: routes, endpoints, the portal and the metadata of cfg go live
 	// together, over a guard and issuer already on cfg.

@@ -33,18 +33,22 @@ type userJSON struct {
 	Name      string   `json:"name"`
 	Admin     bool     `json:"admin"`
 	Scopes    []string `json:"scopes"`
+	Plan      string   `json:"plan,omitempty"`
 	CreatedAt string   `json:"created_at"`
 }
 
 func toUserJSON(u store.User) userJSON {
-	return userJSON{Name: u.Name, Admin: u.Admin, Scopes: nonNil(u.Scopes), CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339)}
+	return userJSON{Name: u.Name, Admin: u.Admin, Scopes: nonNil(u.Scopes), Plan: u.Plan, CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339)}
 }
 
 func runUserUpdate(ctx context.Context, c *cmdContext) error {
-	fs := c.flags("NAME [--scope S]... [--clear-scopes] [--json]", `
+	fs := c.flags("NAME [--scope S]... [--clear-scopes] [--plan P] [--json]", `
 Changes a user's entitlements. --scope replaces the scopes the user's portal
 clients may be given beyond the config's portal.scopes; --clear-scopes
-empties that list. A flag not given leaves its value as it is.
+empties that list. --plan puts the user's clients that have no plan of their
+own on one of the config's plans (--plan "" back on default_plan); running
+gateways apply it within a second. A flag not given leaves its value as it
+is.
 
 The token endpoint reads entitlements at every issuance: the user's portal
 clients stop getting a scope taken away here from their next token on
@@ -52,6 +56,8 @@ clients stop getting a scope taken away here from their next token on
 	var scopes stringList
 	fs.Var(&scopes, "scope", "scope the user's portal clients may be given beyond portal.scopes (repeatable; replaces the list)")
 	clearScopes := fs.Bool("clear-scopes", false, "the user's portal clients get portal.scopes only")
+	var plan optString
+	fs.Var(&plan, "plan", `plan of the user's clients (one of the config's plans; "" for default_plan)`)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := c.parse(1, 1); err != nil {
 		return err
@@ -60,19 +66,30 @@ clients stop getting a scope taken away here from their next token on
 	switch {
 	case *clearScopes && len(scopes) > 0:
 		return errors.New("--scope and --clear-scopes cannot be given together")
-	case !*clearScopes && len(scopes) == 0:
-		return errors.New("nothing to change: give --scope or --clear-scopes")
+	case !*clearScopes && len(scopes) == 0 && !plan.set:
+		return errors.New("nothing to change: give --scope, --clear-scopes or --plan")
 	}
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
 		entitled, err := userScopes(cfg, scopes)
 		if err != nil {
 			return err
 		}
+		if plan.set && plan.v != "" {
+			if err := config.CheckPlanRef(cfg, plan.v); err != nil {
+				return fmt.Errorf("--plan: %w", err)
+			}
+		}
 		u, err := st.GetUser(ctx, name)
 		if err != nil {
 			return fmt.Errorf("user %q: %w", name, err)
 		}
-		u.Scopes = entitled
+		if *clearScopes || len(scopes) > 0 {
+			u.Scopes = entitled
+		}
+		if plan.set {
+			u.Plan = plan.v
+		}
+		entitled = u.Scopes
 		if err := st.UpdateUser(ctx, u); err != nil {
 			return fmt.Errorf("user %q: %w", name, err)
 		}
@@ -83,7 +100,11 @@ clients stop getting a scope taken away here from their next token on
 		if list == "" {
 			list = "none beyond portal.scopes"
 		}
-		fmt.Fprintf(c.env.Stdout, "User %q updated; scopes: %s.\n", name, list)
+		pl := u.Plan
+		if pl == "" {
+			pl = "default"
+		}
+		fmt.Fprintf(c.env.Stdout, "User %q updated; scopes: %s; plan: %s.\n", name, list, pl)
 		return nil
 	})
 }
@@ -106,11 +127,21 @@ func runUserList(ctx context.Context, c *cmdContext) error {
 		if *asJSON {
 			return c.printJSON(out)
 		}
-		c.table("NAME\tADMIN\tSCOPES\tCREATED", func(w io.Writer) {
+		c.table("NAME\tADMIN\tSCOPES\tPLAN\tCREATED", func(w io.Writer) {
 			for _, u := range out {
-				fmt.Fprintf(w, "%s\t%v\t%s\t%s\n", u.Name, u.Admin, strings.Join(u.Scopes, " "), u.CreatedAt)
+				fmt.Fprintf(w, "%s\t%v\t%s\t%s\t%s\n", u.Name, u.Admin, strings.Join(u.Scopes, " "), u.Plan, u.CreatedAt)
 			}
 		})
 		return nil
 	})
 }
+
+// optString is a string flag that remembers whether it was given, so
+// that "--plan ”" (back to the default) differs from no --plan.
+type optString struct {
+	v   string
+	set bool
+}
+
+func (o *optString) String() string     { return o.v }
+func (o *optString) Set(v string) error { o.v, o.set = v, true; return nil }

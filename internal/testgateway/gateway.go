@@ -25,6 +25,8 @@ const (
 type Options struct {
 	// LookupEnv is what ${VAR} in the config sees; nil means no variables.
 	LookupEnv func(string) (string, bool)
+	// Now is the gateway's clock; nil means time.Now.
+	Now func() time.Time
 	// LogOnFailure writes the gateway's log to the test's log at the end
 	// of a failed test.
 	LogOnFailure bool
@@ -57,7 +59,11 @@ func Start(t testing.TB, configPath string, opts Options) *Gateway {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	started := make(chan cli.Addrs, 1)
-	env := cli.Env{Stdout: io.Discard, Stderr: g.Logs, Now: time.Now, Reload: reload,
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	env := cli.Env{Stdout: io.Discard, Stderr: g.Logs, Now: now, Reload: reload,
 		LookupEnv: lookup,
 		Started:   func(a cli.Addrs) { started <- a }}
 	go func() { done <- cli.Run(ctx, []string{"serve", "--config", configPath}, env) }()

@@ -12,13 +12,13 @@ import (
 )
 
 const clientColumns = `id, name, secret_hash, grants, scopes, redirect_uris, allowed_origins,
-	first_party, owner, access_ttl, refresh_ttl, created_at, portal_made`
+	first_party, owner, access_ttl, refresh_ttl, created_at, portal_made, plan`
 
 // clientArgs returns the column values of c in clientColumns order.
 func clientArgs(c store.Client) []any {
 	return []any{c.ID, c.Name, optBytes(c.SecretHash), nonNil(c.Grants), nonNil(c.Scopes),
 		nonNil(c.RedirectURIs), nonNil(c.AllowedOrigins), c.FirstParty, c.Owner,
-		int64(c.AccessTTL), int64(c.RefreshTTL), c.CreatedAt, c.PortalMade}
+		int64(c.AccessTTL), int64(c.RefreshTTL), c.CreatedAt, c.PortalMade, c.Plan}
 }
 
 func scanClient(row pgx.Row) (store.Client, error) {
@@ -27,7 +27,7 @@ func scanClient(row pgx.Row) (store.Client, error) {
 		accessTTL, refreshTTL int64
 	)
 	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Grants, &c.Scopes, &c.RedirectURIs, &c.AllowedOrigins,
-		&c.FirstParty, &c.Owner, &accessTTL, &refreshTTL, &c.CreatedAt, &c.PortalMade); err != nil {
+		&c.FirstParty, &c.Owner, &accessTTL, &refreshTTL, &c.CreatedAt, &c.PortalMade, &c.Plan); err != nil {
 		return c, err
 	}
 	c.AccessTTL, c.RefreshTTL = time.Duration(accessTTL), time.Duration(refreshTTL)
@@ -46,7 +46,7 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, args...)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, args...)
 		return err
 	})
 }
@@ -63,14 +63,14 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 			ON CONFLICT (id) DO UPDATE SET
 				name = excluded.name, secret_hash = excluded.secret_hash,
 				grants = excluded.grants, scopes = excluded.scopes,
 				redirect_uris = excluded.redirect_uris, allowed_origins = excluded.allowed_origins,
 				first_party = excluded.first_party, owner = excluded.owner,
 				access_ttl = excluded.access_ttl, refresh_ttl = excluded.refresh_ttl,
-				portal_made = excluded.portal_made`, args...)
+				portal_made = excluded.portal_made, plan = excluded.plan`, args...)
 		return err
 	})
 }
@@ -114,10 +114,10 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 		tag, err := tx.Exec(ctx, `UPDATE clients SET
 				name = $2, secret_hash = $3, grants = $4, scopes = $5, redirect_uris = $6,
 				allowed_origins = $7, first_party = $8, owner = $9, access_ttl = $10, refresh_ttl = $11,
-				portal_made = $12
+				portal_made = $12, plan = $13
 			WHERE id = $1`, c.ID, c.Name, optBytes(c.SecretHash), nonNil(c.Grants), nonNil(c.Scopes),
 			nonNil(c.RedirectURIs), nonNil(c.AllowedOrigins), c.FirstParty, c.Owner,
-			int64(c.AccessTTL), int64(c.RefreshTTL), c.PortalMade)
+			int64(c.AccessTTL), int64(c.RefreshTTL), c.PortalMade, c.Plan)
 		if err != nil {
 			return err
 		}

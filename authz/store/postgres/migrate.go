@@ -118,6 +118,20 @@ CREATE TABLE subscriptions (
 );
 CREATE INDEX subscriptions_user ON subscriptions (user_name, id);
 `,
+		// 2: plans (SPEC §11): a client's and a user's plan, and the
+		// metered requests per key (client id, or issuer#client_id) per UTC
+		// day.
+		`
+ALTER TABLE clients ADD COLUMN plan text NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN plan text NOT NULL DEFAULT '';
+CREATE TABLE usage (
+	key   text NOT NULL,
+	day   date NOT NULL,
+	count bigint NOT NULL,
+	PRIMARY KEY (key, day)
+);
+CREATE INDEX usage_day ON usage (day);
+`,
 	}
 }
 

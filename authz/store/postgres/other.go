@@ -11,7 +11,7 @@ import (
 	"github.com/clearance-gw/clearance/authz/store"
 )
 
-const userColumns = `name, password_hash, admin, created_at, scopes`
+const userColumns = `name, password_hash, admin, created_at, scopes, plan`
 
 // CreateUser implements store.Users.
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
@@ -31,8 +31,8 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5)`,
-			u.Name, u.PasswordHash, u.Admin, created, nonNil(u.Scopes))
+		_, err = tx.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+			u.Name, u.PasswordHash, u.Admin, created, nonNil(u.Scopes), u.Plan)
 		return err
 	})
 }
@@ -40,8 +40,8 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 // UpdateUser implements store.Users.
 func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 	return s.write(ctx, fmt.Sprintf("update user %q", u.Name), notify, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $1, admin = $2, scopes = $3 WHERE name = $4`,
-			u.PasswordHash, u.Admin, nonNil(u.Scopes), u.Name)
+		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $1, admin = $2, scopes = $3, plan = $4 WHERE name = $5`,
+			u.PasswordHash, u.Admin, nonNil(u.Scopes), u.Plan, u.Name)
 		if err != nil {
 			return err
 		}
@@ -51,7 +51,7 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 
 func scanUser(row pgx.Row) (store.User, error) {
 	var u store.User
-	if err := row.Scan(&u.Name, &u.PasswordHash, &u.Admin, &u.CreatedAt, &u.Scopes); err != nil {
+	if err := row.Scan(&u.Name, &u.PasswordHash, &u.Admin, &u.CreatedAt, &u.Scopes, &u.Plan); err != nil {
 		return u, err
 	}
 	u.CreatedAt = utc(u.CreatedAt)

@@ -12,7 +12,7 @@ import (
 )
 
 const clientColumns = `id, name, secret_hash, grants, scopes, redirect_uris, allowed_origins,
-	first_party, owner, access_ttl, refresh_ttl, created_at, portal_made`
+	first_party, owner, access_ttl, refresh_ttl, created_at, portal_made, plan`
 
 // clientArgs returns the column values of c in clientColumns order.
 func clientArgs(c store.Client) ([]any, error) {
@@ -29,7 +29,7 @@ func clientArgs(c store.Client) ([]any, error) {
 	}
 	return []any{c.ID, c.Name, optBytes(c.SecretHash), lists[0], lists[1], lists[2], lists[3],
 		boolInt(c.FirstParty), c.Owner, int64(c.AccessTTL), int64(c.RefreshTTL), micros(c.CreatedAt),
-		boolInt(c.PortalMade)}, nil
+		boolInt(c.PortalMade), c.Plan}, nil
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -41,7 +41,7 @@ func scanClient(row scanner) (store.Client, error) {
 		firstParty, accessTTL, refreshTTL, at, portalMade int64
 	)
 	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &grants, &scopes, &redirects, &origins,
-		&firstParty, &c.Owner, &accessTTL, &refreshTTL, &at, &portalMade); err != nil {
+		&firstParty, &c.Owner, &accessTTL, &refreshTTL, &at, &portalMade, &c.Plan); err != nil {
 		return c, err
 	}
 	for _, f := range []struct {
@@ -72,7 +72,7 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 		return err
 	})
 }
@@ -92,14 +92,14 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET
 				name = excluded.name, secret_hash = excluded.secret_hash,
 				grants = excluded.grants, scopes = excluded.scopes,
 				redirect_uris = excluded.redirect_uris, allowed_origins = excluded.allowed_origins,
 				first_party = excluded.first_party, owner = excluded.owner,
 				access_ttl = excluded.access_ttl, refresh_ttl = excluded.refresh_ttl,
-				portal_made = excluded.portal_made`, args...)
+				portal_made = excluded.portal_made, plan = excluded.plan`, args...)
 		return err
 	})
 }
@@ -151,7 +151,7 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 		res, err := tx.ExecContext(ctx, `UPDATE clients SET
 				name = ?2, secret_hash = ?3, grants = ?4, scopes = ?5, redirect_uris = ?6,
 				allowed_origins = ?7, first_party = ?8, owner = ?9, access_ttl = ?10, refresh_ttl = ?11,
-				portal_made = ?13
+				portal_made = ?13, plan = ?14
 			WHERE id = ?1`, args...)
 		if err != nil {
 			return err

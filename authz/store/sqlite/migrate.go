@@ -130,6 +130,20 @@ UPDATE clients SET portal_made = 1 WHERE owner <> '';
 CREATE INDEX users_name_fold ON users (lower(replace(replace(name, char(8490), 'k'), char(383), 's')));
 CREATE INDEX clients_id_fold ON clients (lower(replace(replace(id, char(8490), 'k'), char(383), 's')));
 `,
+		// Plans (SPEC §11): a client's and a user's plan, and the metered
+		// requests per key (client id, or issuer#client_id) per UTC day
+		// (YYYY-MM-DD, so a month is a range of the key).
+		`
+ALTER TABLE clients ADD COLUMN plan TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN plan TEXT NOT NULL DEFAULT '';
+CREATE TABLE usage (
+	key   TEXT NOT NULL,
+	day   TEXT NOT NULL,
+	count INTEGER NOT NULL,
+	PRIMARY KEY (key, day)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX usage_day ON usage (day);
+`,
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/clearance-gw/clearance/authz/store"
 )
 
-const userColumns = `name, password_hash, admin, created_at, scopes`
+const userColumns = `name, password_hash, admin, created_at, scopes, plan`
 
 // CreateUser implements store.Users.
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
@@ -35,8 +35,8 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?)`,
-			u.Name, u.PasswordHash, boolInt(u.Admin), micros(created), scopes)
+		_, err = tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			u.Name, u.PasswordHash, boolInt(u.Admin), micros(created), scopes, u.Plan)
 		return err
 	})
 }
@@ -48,8 +48,8 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 		return fmt.Errorf("update user %q: %w", u.Name, err)
 	}
 	return s.write(ctx, fmt.Sprintf("update user %q", u.Name), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, admin = ?, scopes = ? WHERE name = ?`,
-			u.PasswordHash, boolInt(u.Admin), scopes, u.Name)
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, admin = ?, scopes = ?, plan = ? WHERE name = ?`,
+			u.PasswordHash, boolInt(u.Admin), scopes, u.Plan, u.Name)
 		if err != nil {
 			return err
 		}
@@ -72,7 +72,7 @@ func scanUser(row scanner) (store.User, error) {
 		admin, at int64
 		scopes    string
 	)
-	if err := row.Scan(&u.Name, &u.PasswordHash, &admin, &at, &scopes); err != nil {
+	if err := row.Scan(&u.Name, &u.PasswordHash, &admin, &at, &scopes, &u.Plan); err != nil {
 		return u, err
 	}
 	if err := json.Unmarshal([]byte(scopes), &u.Scopes); err != nil {

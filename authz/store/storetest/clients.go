@@ -207,7 +207,7 @@ func testUsers(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	users := []store.User{
 		{Name: "zoe", PasswordHash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", CreatedAt: t0},
-		{Name: "alice", PasswordHash: "$argon2id$x", Admin: true, Scopes: []string{"manage_users", "charts"}, CreatedAt: t0.Add(time.Minute)},
+		{Name: "alice", PasswordHash: "$argon2id$x", Admin: true, Scopes: []string{"manage_users", "charts"}, Plan: "charts-pro", CreatedAt: t0.Add(time.Minute)},
 	}
 	for _, u := range users {
 		must(t, s.CreateUser(ctx, u))
@@ -227,7 +227,7 @@ func testUsers(t *testing.T, s store.Store) {
 
 	t.Run("update replaces fields but keeps name and created_at", func(t *testing.T) {
 		u := users[0]
-		u.PasswordHash, u.Admin, u.Scopes = "$argon2id$new", true, []string{"fmsdata"}
+		u.PasswordHash, u.Admin, u.Scopes, u.Plan = "$argon2id$new", true, []string{"fmsdata"}, "free"
 		u.CreatedAt = t0.Add(99 * time.Hour)
 		must(t, s.UpdateUser(ctx, u))
 		got, err := s.GetUser(ctx, "zoe")

@@ -287,6 +287,7 @@ func testPersistence(t *testing.T, open Opener) {
 	sub, err := s.AddSubscription(ctx, store.Subscription{User: "alice", Type: "fmsdata", Name: "n", DateActive: t0, DateExpiry: t0.Add(time.Hour)})
 	must(t, err)
 	must(t, s.RevokeJTI(ctx, "jti", t0.Add(time.Hour)))
+	must(t, s.AddUsage(ctx, []store.UsageCount{{Key: "kept", Day: t0, Count: 42}}))
 	must(t, s.CreateClient(ctx, sampleClient("gone")))
 	must(t, s.DeleteClient(ctx, "gone", t0, lifetime))
 	revs, err := s.RevocationsSince(ctx, 0)
@@ -315,6 +316,9 @@ func testPersistence(t *testing.T, open Opener) {
 	gotRevs, err := s.RevocationsSince(ctx, 0)
 	must(t, err)
 	same(t, gotRevs, revs)
+	usage, err := s.UsageSince(ctx, "kept", t0)
+	must(t, err)
+	same(t, usage, []store.UsageCount{{Key: "kept", Day: utcDay(t0), Count: 42}})
 
 	// State keeps working after the reopen.
 	_, err = s.RotateRefresh(ctx, "kept", hash("rt"), newRefresh("rt2", t0.Add(720*time.Hour)), t0.Add(time.Minute))

@@ -58,6 +58,8 @@ func Run(t *testing.T, open Opener) {
 		{"prune", testPrune},
 		{"signing_keys", testSigningKeys},
 		{"subscriptions", testSubscriptions},
+		{"usage", testUsage},
+		{"usage_concurrent", testUsageConcurrent},
 		{"times", testTimes},
 		{"concurrent_reads_and_writes", testConcurrentReadsWrites},
 	}
@@ -175,6 +177,7 @@ func sampleClient(id string) store.Client {
 		FirstParty:     true,
 		Owner:          "alice",
 		PortalMade:     true,
+		Plan:           "charts-pro",
 		AccessTTL:      15 * time.Minute,
 		RefreshTTL:     720 * time.Hour,
 		CreatedAt:      t0,
