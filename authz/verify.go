@@ -13,6 +13,8 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/clearance-gw/clearance/internal/b64canon"
 )
 
 // Verification errors, copied from the sentinels once.
@@ -75,6 +77,9 @@ func (p *issuerPolicy) checkAudience(_ context.Context, t jwt.Token) jwt.Validat
 // expired.
 func (g *Guard) verify(ctx context.Context, st *state, tok string) (p Principal, deadline time.Time, err error) {
 	if err := checkCompact(tok); err != nil {
+		return Principal{}, time.Time{}, err
+	}
+	if err := checkCanonical(tok); err != nil {
 		return Principal{}, time.Time{}, err
 	}
 	iss, err := unverifiedIssuer(tok)
@@ -169,11 +174,28 @@ func acceptableType(typ string) bool {
 	return strings.EqualFold(typ, "JWT") || strings.EqualFold(typ, "at+jwt")
 }
 
-// unverifiedIssuer reads iss from the payload, only to choose the keys.
+// checkCanonical refuses a compact JWS whose header or signature is not
+// canonical base64url (stray padding bits in the last character). jwx
+// decodes them leniently and verifies the header as decoded, so one signed
+// token would otherwise be accepted under several spellings. The payload
+// is checked by unverifiedIssuer.
+func checkCanonical(tok string) error {
+	first := strings.IndexByte(tok, '.')
+	last := strings.LastIndexByte(tok, '.')
+	for _, seg := range []string{tok[:first], tok[last+1:]} {
+		if _, err := b64canon.Decode(base64.RawURLEncoding, seg); err != nil {
+			return errMalformedToken
+		}
+	}
+	return nil
+}
+
+// unverifiedIssuer reads iss from the payload, only to choose the keys
+// (refusing a payload that is not canonical base64url).
 func unverifiedIssuer(tok string) (string, error) {
 	first := strings.IndexByte(tok, '.')
 	last := strings.LastIndexByte(tok, '.')
-	payload, err := base64.RawURLEncoding.DecodeString(tok[first+1 : last])
+	payload, err := b64canon.Decode(base64.RawURLEncoding, tok[first+1:last])
 	if err != nil {
 		return "", errMalformedToken
 	}

@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
+	"github.com/clearance-gw/clearance/internal/b64canon"
 )
 
 // Fixed paths of the discovery, revocation and introspection endpoints.
@@ -139,10 +141,17 @@ func (s *Server) postParams(w http.ResponseWriter, r *http.Request, endpoint str
 }
 
 // ownToken parses and validates an access token this gateway minted: our
-// keys, our issuer, not expired at now. ok is false for anything else.
+// keys, our issuer, not expired at now, spelled as minted (canonical
+// base64url segments, as the gateway's verifier requires: jwx alone would
+// take stray padding bits). ok is false for anything else.
 func (s *Server) ownToken(raw string) (jwt.Token, bool) {
 	if strings.Count(raw, ".") != 2 {
 		return nil, false
+	}
+	for seg := range strings.SplitSeq(raw, ".") {
+		if _, err := b64canon.Decode(base64.RawURLEncoding, seg); err != nil {
+			return nil, false
+		}
 	}
 	tok, err := jwt.ParseString(raw,
 		jwt.WithKeySet(s.keys.PublicSet()),

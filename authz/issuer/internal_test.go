@@ -11,7 +11,9 @@ import (
 )
 
 // FuzzBasicCredentials checks parseBasic against net/http's own Basic
-// parser and the form-decoding rule of RFC 6749 §2.3.1.
+// parser (on canonical base64, the only spelling parseBasic takes), that
+// what it accepts prints back as given, and the form-decoding rule of
+// RFC 6749 §2.3.1.
 func FuzzBasicCredentials(f *testing.F) {
 	enc := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	for _, s := range []string{
@@ -24,7 +26,9 @@ func FuzzBasicCredentials(f *testing.F) {
 		"Basic !!!",
 		"Bearer abc.def.ghi",
 		"Basic",
-		"Basic " + enc("id:%zz"), // invalid escape: raw kept
+		"Basic " + enc("id:%zz"),       // invalid escape: raw kept
+		"Basic YmFja2Vu\nZDpzZWNyZXQ=", // line break: net/http takes it, we do not
+		"Basic YmFja2VuZDpzZWNyZXR=",   // padding bit set: likewise
 	} {
 		f.Add(s)
 	}
@@ -32,8 +36,9 @@ func FuzzBasicCredentials(f *testing.F) {
 		c, ok := parseBasic(header)
 		req := http.Request{Header: http.Header{"Authorization": {header}}}
 		id, sec, stdOK := req.BasicAuth()
-		if stdOK && id != "" && !strings.ContainsAny(header[len("Basic "):], " \t") {
-			// Whatever net/http accepts with a non-empty id, we accept alike.
+		if stdOK && id != "" && enc(id+":"+sec) == header[len("Basic "):] {
+			// Whatever net/http accepts in canonical form with a non-empty
+			// id, we accept alike.
 			if !ok || c.rawID != id || c.rawSecret != sec {
 				t.Fatalf("parseBasic(%q) = %+v, %v; net/http: %q %q", header, c, ok, id, sec)
 			}
@@ -46,6 +51,12 @@ func FuzzBasicCredentials(f *testing.F) {
 		}
 		if c.rawID == "" || strings.Contains(c.rawID, ":") {
 			t.Fatalf("raw id %q", c.rawID)
+		}
+		// Canonical: the credentials print back as they were sent
+		// (RFC 7235: "Basic", 1*SP, token68; trailing white space ignored).
+		_, rest, _ := strings.Cut(header, " ")
+		if tok := strings.TrimRight(strings.TrimLeft(rest, " "), " \t"); enc(c.rawID+":"+c.rawSecret) != tok {
+			t.Fatalf("accepted %q, which prints back as %q", tok, enc(c.rawID+":"+c.rawSecret))
 		}
 		for _, p := range [][2]string{{c.rawID, c.id}, {c.rawSecret, c.secret}} {
 			if d, err := url.QueryUnescape(p[0]); err == nil && d != p[1] {

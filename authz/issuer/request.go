@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/clearance-gw/clearance/config"
+	"github.com/clearance-gw/clearance/internal/b64canon"
 )
 
 // maxBodyBytes bounds the body of token, revoke and introspect requests.
@@ -206,14 +207,18 @@ type basicCredentials struct {
 }
 
 // parseBasic parses an Authorization header value of scheme Basic
-// (case-insensitive). ok is false when the scheme is not Basic or the
-// credentials are not base64 "id:secret".
+// (case-insensitive), spaces (RFC 7235: 1*SP, then token68), and "id:secret"
+// in canonical standard base64; trailing spaces and tabs are ignored. ok is
+// false for another scheme or any other spelling of the credentials:
+// net/http's Request.BasicAuth also takes line breaks inside the base64 and
+// non-zero padding bits, so one credential would have many spellings.
 func parseBasic(header string) (c basicCredentials, ok bool) {
 	scheme, rest, found := strings.Cut(header, " ")
 	if !found || !strings.EqualFold(scheme, "Basic") {
 		return c, false
 	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+	rest = strings.TrimRight(strings.TrimLeft(rest, " "), " \t")
+	raw, err := b64canon.Decode(base64.StdEncoding, rest)
 	if err != nil {
 		return c, false
 	}

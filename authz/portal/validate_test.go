@@ -1,6 +1,8 @@
 package portal
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/clearance-gw/clearance/config"
@@ -27,6 +29,10 @@ func FuzzNormalizeOrigin(f *testing.F) {
 	})
 }
 
+// FuzzRedirectURIList checks the portal's redirect URI field: an accepted
+// list holds only URIs the config accepts, each matching itself exactly,
+// without duplicates, and saving it again (one per line, as the form shows
+// it) gives the same list.
 func FuzzRedirectURIList(f *testing.F) {
 	f.Add("https://app.example/cb\ncom.example:/cb\n")
 	f.Add("https://app.example/cb#frag\n/relative")
@@ -36,10 +42,22 @@ func FuzzRedirectURIList(f *testing.F) {
 		if len(problems) > 0 {
 			return
 		}
+		seen := map[string]bool{}
 		for _, u := range uris {
 			if err := config.CheckRedirectURI(u); err != nil {
 				t.Fatalf("accepted %q: %v", u, err)
 			}
+			if !matchRedirectURI(uris, u) {
+				t.Fatalf("accepted %q does not match itself", u)
+			}
+			if seen[u] {
+				t.Fatalf("%q accepted twice", u)
+			}
+			seen[u] = true
+		}
+		again, problems := parseRedirectURIs(strings.Join(uris, "\n"))
+		if len(problems) > 0 || !slices.Equal(again, uris) {
+			t.Fatalf("saving %q again gave %q, %q", uris, again, problems)
 		}
 	})
 }

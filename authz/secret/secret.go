@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/clearance-gw/clearance/internal/b64canon"
 )
 
 // randomBytes is the size of generated secrets and tokens: 256 bits.
@@ -163,11 +165,12 @@ func parsePHC(s string) (phc, error) {
 	if p.memory < 8*uint32(p.threads) {
 		return p, fmt.Errorf("%w: memory below 8 KiB per lane", ErrMalformedHash)
 	}
-	b64 := base64.RawStdEncoding.Strict()
-	if p.salt, err = b64.DecodeString(parts[4]); err != nil || len(p.salt) < minSaltLen || len(p.salt) > maxSaltLen {
+	// Only the canonical spelling: a hash string is accepted only as it
+	// prints back (no line breaks, no stray padding bits).
+	if p.salt, err = b64canon.Decode(base64.RawStdEncoding, parts[4]); err != nil || len(p.salt) < minSaltLen || len(p.salt) > maxSaltLen {
 		return p, fmt.Errorf("%w: bad salt", ErrMalformedHash)
 	}
-	if p.key, err = b64.DecodeString(parts[5]); err != nil || len(p.key) < minKeyLen || len(p.key) > maxKeyLen {
+	if p.key, err = b64canon.Decode(base64.RawStdEncoding, parts[5]); err != nil || len(p.key) < minKeyLen || len(p.key) > maxKeyLen {
 		return p, fmt.Errorf("%w: bad hash", ErrMalformedHash)
 	}
 	return p, nil

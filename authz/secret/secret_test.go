@@ -170,6 +170,13 @@ func TestVerifyPasswordRejectsMalformed(t *testing.T) {
 		{"signed number", strings.Replace(valid, "m=64", "m=+64", 1)},
 		{"leading zero", strings.Replace(valid, "m=64", "m=064", 1)},
 		{"padded salt", strings.Replace(valid, "c29tZXNhbHQ", "c29tZXNhbHQ=", 1)},
+		// Go's decoders skip line breaks; the parser must not, or the
+		// string would not print back as given.
+		{"trailing newline", valid + "\n"},
+		{"newline in salt", strings.Replace(valid, "c29tZXNhbHQ", "c29t\nZXNhbHQ", 1)},
+		{"carriage return in hash", valid[:len(valid)-4] + "\r" + valid[len(valid)-4:]},
+		{"CRLF before hash", strings.Replace(valid, "HQ$", "HQ$\r\n", 1)},
+		{"salt padding bits set", strings.Replace(valid, "c29tZXNhbHQ", "c29tZXNhbHR", 1)},
 		{"short salt", strings.Replace(valid, "c29tZXNhbHQ", "c2FsdA", 1)},
 		{"short hash", "$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ$AAAA"},
 		{"extra field", valid + "$"},

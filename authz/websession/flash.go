@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/clearance-gw/clearance/internal/b64canon"
 )
 
 // FlashTTL is how long a flash waits to be shown.
@@ -53,7 +55,7 @@ func (c *Codec) TakeFlash(w http.ResponseWriter, r *http.Request, path, user str
 	if len(ck.Value) > maxCookieLen {
 		return "", false
 	}
-	sealed, err := b64.DecodeString(ck.Value)
+	sealed, err := b64canon.Decode(b64, ck.Value)
 	if err != nil {
 		return "", false
 	}

@@ -26,6 +26,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clearance-gw/clearance/internal/b64canon"
 )
 
 // Names of the cookies, the CSRF form field and the CSRF request header.
@@ -247,7 +249,7 @@ func (c *Codec) parse(value string) (Session, bool) {
 		return Session{}, false
 	}
 	payload, sig := value[:i], value[i+1:]
-	got, err := b64.DecodeString(sig)
+	got, err := b64canon.Decode(b64, sig)
 	if err != nil || !hmac.Equal(got, mac(c.sessionKey, payload)) {
 		return Session{}, false
 	}
@@ -272,7 +274,7 @@ func (c *Codec) parse(value string) (Session, bool) {
 	if err != nil {
 		return Session{}, false
 	}
-	user, err := b64.DecodeString(parts[3])
+	user, err := b64canon.Decode(b64, parts[3])
 	if err != nil || len(user) == 0 {
 		return Session{}, false
 	}
