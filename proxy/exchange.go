@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/guard"
 )
 
 // exchange is the state of one request: it wraps the ResponseWriter to
@@ -21,7 +21,7 @@ type exchange struct {
 	bytes       int64
 	wroteHeader bool
 
-	principal authz.Principal
+	principal guard.Principal
 	authed    bool
 	authErr   string // reason of a refused token, for the log
 

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/guard"
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/store"
 )
@@ -50,7 +50,7 @@ func (g refreshGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenRespo
 	if err != nil {
 		return nil, err
 	}
-	allowed := slices.DeleteFunc(authz.ParseScope(sess.Scope), func(sc string) bool {
+	allowed := slices.DeleteFunc(guard.ParseScope(sess.Scope), func(sc string) bool {
 		return !slices.Contains(current, sc)
 	})
 	scope, err := grantScope(req, allowed, limited)

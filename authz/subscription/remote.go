@@ -13,7 +13,7 @@ import (
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
 
-	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/guard"
 )
 
 // RemoteOptions configure a Remote source.
@@ -110,11 +110,11 @@ func NewRemote(opts RemoteOptions) (*Remote, error) {
 func (r *Remote) URL() string { return r.url }
 
 // key identifies a user across tokens: issuer and subject.
-func key(p authz.Principal) string { return p.Issuer + "\x00" + p.Subject }
+func key(p guard.Principal) string { return p.Issuer + "\x00" + p.Subject }
 
 // Valid returns p's subscriptions as the remote service lists them,
 // from the cache when the user's answer is fresh.
-func (r *Remote) Valid(ctx context.Context, p authz.Principal, token string) ([]Subscription, error) {
+func (r *Remote) Valid(ctx context.Context, p guard.Principal, token string) ([]Subscription, error) {
 	k := key(p)
 	if e, ok := r.cache.Get(k); ok {
 		if r.now().Before(e.expires) {
@@ -141,7 +141,7 @@ func (r *Remote) Valid(ctx context.Context, p authz.Principal, token string) ([]
 }
 
 // Active reports whether p's user has a subscription of kind active now.
-func (r *Remote) Active(ctx context.Context, p authz.Principal, token, kind string) (bool, error) {
+func (r *Remote) Active(ctx context.Context, p guard.Principal, token, kind string) (bool, error) {
 	subs, err := r.Valid(ctx, p, token)
 	if err != nil {
 		return false, err

@@ -18,7 +18,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
-	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/guard"
 	"github.com/clearance-gw/clearance/authz/issuer"
 	"github.com/clearance-gw/clearance/authz/login"
 	"github.com/clearance-gw/clearance/authz/revocation"
@@ -126,7 +126,7 @@ type gateway struct {
 	mu      sync.Mutex     // serialises reloads
 	cfg     *config.Config
 	st      store.Store
-	guard   *authz.Guard
+	guard   *guard.Guard
 	issuer  *issuer.Server
 	proxy   *proxy.Handler
 	pm      *proxy.Metrics
@@ -179,7 +179,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	if err != nil {
 		return nil, err
 	}
-	origins := authz.NewClientOrigins(st, originsInterval, logger.With("component", "origins"))
+	origins := guard.NewClientOrigins(st, originsInterval, logger.With("component", "origins"))
 	if err := origins.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("load client origins: %w", err)
 	}
@@ -189,13 +189,13 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	}
 
 	g.revs, g.kek = revs, kek
-	am := authz.NewMetrics(reg)
+	am := guard.NewMetrics(reg)
 	subs, err := newSubscriptionSource(cfg, st, env, reg, am)
 	if err != nil {
 		return nil, err
 	}
 	g.subs = subs
-	guard, err := authz.NewGuard(gctx, cfg, authz.Options{
+	guard, err := guard.NewGuard(gctx, cfg, guard.Options{
 		Now:           env.Now,
 		Logger:        logger,
 		Metrics:       am,

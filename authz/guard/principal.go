@@ -1,7 +1,7 @@
-// Package authz decides whether a request's bearer token is good enough for
+// Package guard decides whether a request's bearer token is good enough for
 // a route: extract, verify, revocation, policy, and the RFC 6750 error
 // writer. It never proxies.
-package authz
+package guard
 
 import (
 	"context"
