@@ -9,6 +9,7 @@ import (
 
 	"github.com/clearance-gw/clearance/authz/guard"
 	"github.com/clearance-gw/clearance/authz/secret"
+	"github.com/clearance-gw/clearance/authz/signing"
 	"github.com/clearance-gw/clearance/authz/store"
 )
 
@@ -104,7 +105,7 @@ func (s *Server) revokedSession(ctx context.Context, sid string, exp time.Time) 
 		if sess, err := s.st.GetSession(ctx, sid); err == nil {
 			exp = sess.ExpiresAt
 		} else {
-			exp = s.now().Add(MaxTokenLifetime(s.cfg()))
+			exp = s.now().Add(signing.MaxTokenLifetime(s.cfg()))
 		}
 	}
 	s.revs.Add(store.Revocation{SessionID: sid, ExpiresAt: exp})

@@ -23,6 +23,7 @@ import (
 
 	"github.com/clearance-gw/clearance/authz/login"
 	"github.com/clearance-gw/clearance/authz/secret"
+	"github.com/clearance-gw/clearance/authz/signing"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
 	"github.com/clearance-gw/clearance/internal/clientip"
@@ -80,7 +81,7 @@ type Authenticator interface {
 type Server struct {
 	config   atomic.Pointer[config.Config]
 	st       Store
-	keys     *Keyring
+	keys     *signing.Keyring
 	now      func() time.Time
 	log      *slog.Logger
 	metrics  *Metrics
@@ -91,7 +92,7 @@ type Server struct {
 }
 
 // New returns a Server issuing tokens for cfg, signed by keys.
-func New(cfg *config.Config, st Store, keys *Keyring, opts Options) (*Server, error) {
+func New(cfg *config.Config, st Store, keys *signing.Keyring, opts Options) (*Server, error) {
 	if cfg == nil || st == nil || keys == nil {
 		return nil, errors.New("issuer: config, store and keyring are required")
 	}
@@ -134,7 +135,7 @@ func (s *Server) Update(cfg *config.Config) { s.config.Store(cfg) }
 
 // MaxTokenLifetime is MaxTokenLifetime of the config in force: how long the
 // revocation of every token of a deleted client or user must be kept.
-func (s *Server) MaxTokenLifetime() time.Duration { return MaxTokenLifetime(s.cfg()) }
+func (s *Server) MaxTokenLifetime() time.Duration { return signing.MaxTokenLifetime(s.cfg()) }
 
 func (s *Server) cfg() *config.Config { return s.config.Load() }
 

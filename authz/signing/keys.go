@@ -1,4 +1,4 @@
-package issuer
+package signing
 
 import (
 	"context"
