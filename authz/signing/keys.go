@@ -1,3 +1,7 @@
+// Package signing holds the key-encryption key (KEK), the sealing of private
+// signing keys with it, and the keyring that signs tokens and publishes the
+// public keys. The issuer signs with the keyring, the portal derives its
+// cookie key from the KEK, and the CLI loads and rotates keys.
 package signing
 
 import (
