@@ -6,14 +6,22 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
 	"github.com/clearance-gw/clearance/internal/periodic"
 )
 
-// ClientLister is the part of the store ClientOrigins reads.
+// OriginClient is what ClientOrigins keeps of one client: its id, its
+// scopes and the browser origins it allows.
+type OriginClient struct {
+	ID             string
+	Scopes         []string
+	AllowedOrigins []string
+}
+
+// ClientLister lists every client's origins: what ClientOrigins reads from
+// the store, declared here so that the guard does not import the store.
 type ClientLister interface {
-	ListClients(ctx context.Context, owner string) ([]store.Client, error)
+	ListClientOrigins(ctx context.Context) ([]OriginClient, error)
 }
 
 // ClientOrigins keeps every client's allowed browser origins (CORS) in
@@ -54,7 +62,7 @@ func NewClientOrigins(src ClientLister, interval time.Duration, logger *slog.Log
 
 // Refresh reloads every client's origins from the store.
 func (o *ClientOrigins) Refresh(ctx context.Context) error {
-	clients, err := o.src.ListClients(ctx, "")
+	clients, err := o.src.ListClientOrigins(ctx)
 	if err != nil {
 		return err
 	}

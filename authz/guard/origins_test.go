@@ -5,21 +5,20 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
 )
 
 type fakeClients struct {
-	clients []store.Client
+	clients []OriginClient
 	err     error
 }
 
-func (f *fakeClients) ListClients(context.Context, string) ([]store.Client, error) {
+func (f *fakeClients) ListClientOrigins(context.Context) ([]OriginClient, error) {
 	return f.clients, f.err
 }
 
 func TestClientOrigins(t *testing.T) {
-	src := &fakeClients{clients: []store.Client{
+	src := &fakeClients{clients: []OriginClient{
 		{ID: "maps", Scopes: []string{"query_mapdata"}, AllowedOrigins: []string{"https://maps.example"}},
 		{ID: "charts", Scopes: []string{"charts"}, AllowedOrigins: []string{"https://charts.example", "http://localhost:3000"}},
 		{ID: "backend", Scopes: []string{"charts"}},

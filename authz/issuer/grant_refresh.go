@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
-	"github.com/clearance-gw/clearance/authz/guard"
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/signing"
 	"github.com/clearance-gw/clearance/authz/store"
@@ -51,7 +51,7 @@ func (g refreshGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenRespo
 	if err != nil {
 		return nil, err
 	}
-	allowed := slices.DeleteFunc(guard.ParseScope(sess.Scope), func(sc string) bool {
+	allowed := slices.DeleteFunc(strings.Fields(sess.Scope), func(sc string) bool {
 		return !slices.Contains(current, sc)
 	})
 	scope, err := grantScope(req, allowed, limited)

@@ -179,7 +179,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	if err != nil {
 		return nil, err
 	}
-	origins := guard.NewClientOrigins(st, originsInterval, logger.With("component", "origins"))
+	origins := guard.NewClientOrigins(storeOrigins{st}, originsInterval, logger.With("component", "origins"))
 	if err := origins.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("load client origins: %w", err)
 	}
@@ -195,7 +195,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 		return nil, err
 	}
 	g.subs = subs
-	guard, err := guard.NewGuard(gctx, cfg, guard.Options{
+	gd, err := guard.NewGuard(gctx, cfg, guard.Options{
 		Now:           env.Now,
 		Logger:        logger,
 		Metrics:       am,
@@ -206,9 +206,9 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	if err != nil {
 		return nil, err
 	}
-	g.guard = guard
+	g.guard = gd
 	keys.OnChange(func(set jwk.Set) {
-		if err := guard.SetLocalKeys(set); err != nil {
+		if err := gd.SetLocalKeys(set); err != nil {
 			logger.Error("signing keys refused by the guard", "error", err)
 		}
 	})
@@ -242,7 +242,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 		return nil, err
 	}
 	g.pm = proxy.NewMetrics(reg)
-	h, err := proxy.New(cfg, guard, proxy.Options{
+	h, err := proxy.New(cfg, gd, proxy.Options{
 		Logger:        logger,
 		Metrics:       g.pm,
 		Now:           env.Now,
