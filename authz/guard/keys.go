@@ -15,6 +15,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/clearance-gw/clearance/authz/sigkey"
 )
@@ -133,9 +134,9 @@ type remote struct {
 
 	ring atomic.Pointer[keyring] // nil until a fetch succeeded
 
-	mu       sync.Mutex
-	last     time.Time     // start of the last refetch caused by a miss
-	inflight chan struct{} // closed when the running refetch ends
+	flight singleflight.Group // one refetch at a time, shared by callers
+	mu     sync.Mutex
+	last   time.Time // start of the last refetch caused by a miss
 }
 
 // remoteSettings are what a registration depends on; a reload that
@@ -179,35 +180,27 @@ func (r *remote) fetch(ctx context.Context) error {
 // concurrent callers share the running one. It returns the keyring in
 // force afterwards.
 func (r *remote) refetch(ctx context.Context) *keyring {
-	r.mu.Lock()
-	if ch := r.inflight; ch != nil {
-		r.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
+	ch := r.flight.DoChan("", func() (any, error) {
+		r.mu.Lock()
+		now := r.now()
+		if !r.last.IsZero() && now.Sub(r.last) < r.settings.minRefetch {
+			r.mu.Unlock()
+			return nil, nil
 		}
-		return r.ring.Load()
-	}
-	now := r.now()
-	if !r.last.IsZero() && now.Sub(r.last) < r.settings.minRefetch {
+		r.last = now
 		r.mu.Unlock()
-		return r.ring.Load()
+
+		// The download is shared: one caller's cancellation must not fail
+		// the others, so it runs on a context that only inherits values.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+		defer cancel()
+		_ = r.fetch(fctx)
+		return nil, nil
+	})
+	select {
+	case <-ch:
+	case <-ctx.Done():
 	}
-	r.last = now
-	ch := make(chan struct{})
-	r.inflight = ch
-	r.mu.Unlock()
-
-	// The download is shared: one caller's cancellation must not fail the
-	// others, so it runs on a context that only inherits values.
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
-	_ = r.fetch(fctx)
-	cancel()
-
-	r.mu.Lock()
-	r.inflight = nil
-	r.mu.Unlock()
-	close(ch)
 	return r.ring.Load()
 }
 
