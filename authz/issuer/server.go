@@ -1,6 +1,7 @@
 // Package issuer is the gateway's OAuth 2.0 authorization server: the token
 // endpoint and its grants, token revocation (RFC 7009) and introspection
-// (RFC 7662), discovery (RFC 8414, JWKS), and the signing keys.
+// (RFC 7662), discovery (RFC 8414, JWKS). It signs with authz/signing's
+// keyring.
 //
 // Each grant is one file implementing Grant, listed in one table; errors are
 // RFC 6749 values written by one writer.
