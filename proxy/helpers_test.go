@@ -52,21 +52,17 @@ func (g fakeGuard) Check(r *http.Request, route *config.Route) (guard.Principal,
 
 // Tokens of the fake guard.
 const (
-	tokAlice  = "alice-token-SECRET1"
-	tokRobot  = "robot-token-SECRET2"
-	tokBadHdr = "bad-claims-SECRET3"
-	tokAdmin  = "admin-token-SECRET4" // an admin-grant token: bob, obtained by root
-	tokBadIss = "bad-issuer-SECRET5"
+	tokAlice = "alice-token-SECRET1"
+	tokRobot = "robot-token-SECRET2"
+	tokAdmin = "admin-token-SECRET4" // an admin-grant token: bob, obtained by root
 )
 
 func testGuard() fakeGuard {
 	return fakeGuard{
-		tokAlice:  {Subject: "alice", ClientID: "demo-app", Scopes: guard.ScopeSet{"query_mapdata", "user"}},
-		tokRobot:  {Subject: "robot", ClientID: "robot-app", Scopes: guard.ScopeSet{"fmsdata"}},
-		tokBadHdr: {Subject: "eve\r\nX-Injected: 1", ClientID: "x", Scopes: guard.ScopeSet{"query_mapdata"}},
+		tokAlice: {Subject: "alice", ClientID: "demo-app", Scopes: guard.ScopeSet{"query_mapdata", "user"}},
+		tokRobot: {Subject: "robot", ClientID: "robot-app", Scopes: guard.ScopeSet{"fmsdata"}},
 		tokAdmin: {Issuer: "https://gw.example", Subject: "bob", ClientID: "support-tool", Scopes: guard.ScopeSet{"query_mapdata"},
 			Actor: "root", Local: true},
-		tokBadIss: {Issuer: "https://idp.example\nX-Injected: 1", Subject: "eve", ClientID: "x", Scopes: guard.ScopeSet{"query_mapdata"}},
 	}
 }
 

@@ -105,9 +105,10 @@ type cacheEntry struct {
 }
 
 // policyStep is one decision taken after the token is verified and not
-// revoked. Scopes are the first; the origin and subscription checks of
-// later issues are appended in NewGuard.
-type policyStep func(r *http.Request, route *config.Route, p Principal) error
+// revoked, on the request, its route (nil: authenticate only), the
+// principal and the token as extracted once. The steps are listed in
+// NewGuard, in the order they run.
+type policyStep func(r *http.Request, route *config.Route, p Principal, tok string) error
 
 // NewGuard builds a guard for cfg. ctx bounds the background JWKS refresh
 // workers. Every jwks_url is fetched once; a failing one is logged and
@@ -143,7 +144,7 @@ func NewGuard(ctx context.Context, cfg *config.Config, opts Options) (*Guard, er
 	}
 	g.client = jwksClient{ctx: ctx, c: hc}
 	g.cache = jwk.NewCache(ctx, jwk.WithRefreshWindow(refreshWindow), jwk.WithErrSink(errSink{g}))
-	g.steps = []policyStep{checkScopes, g.checkOrigin, g.checkSubscription}
+	g.steps = []policyStep{checkScopes, g.checkOrigin, g.checkSubscription, checkForwardable}
 	if err := g.Update(cfg); err != nil {
 		return nil, err
 	}
@@ -158,9 +159,9 @@ func (g *Guard) Check(r *http.Request, route *config.Route) (Principal, error) {
 	if route != nil && route.Public {
 		return Principal{}, nil
 	}
-	p, err := g.authenticate(r)
+	p, tok, err := g.authenticate(r)
 	for i := 0; err == nil && i < len(g.steps); i++ {
-		err = g.steps[i](r, route, p)
+		err = g.steps[i](r, route, p, tok)
 	}
 	if err != nil {
 		g.fail(err)
@@ -178,20 +179,21 @@ func (g *Guard) fail(err error) {
 	g.metrics.authFailures.WithLabelValues(reason).Inc()
 }
 
-// authenticate is extract → verify (cached) → revoked?.
-func (g *Guard) authenticate(r *http.Request) (Principal, error) {
+// authenticate is extract → verify (cached) → revoked?. It returns the
+// token too, for the steps that pass it on.
+func (g *Guard) authenticate(r *http.Request) (Principal, string, error) {
 	tok, err := ExtractToken(r)
 	if err != nil {
-		return Principal{}, err
+		return Principal{}, "", err
 	}
 	p, err := g.verifyCached(r.Context(), g.state.Load(), tok)
 	if err != nil {
-		return Principal{}, err
+		return Principal{}, "", err
 	}
 	if g.revs != nil && g.revoked(&p) {
-		return Principal{}, errRevoked
+		return Principal{}, "", errRevoked
 	}
-	return p, nil
+	return p, tok, nil
 }
 
 // revoked asks the revocation set about p. Cutoffs of deleted clients and
@@ -233,7 +235,7 @@ func (g *Guard) verifyCached(ctx context.Context, st *state, tok string) (Princi
 
 // checkScopes is the scope policy: every route.Scopes, and one of
 // route.AnyScopes.
-func checkScopes(_ *http.Request, route *config.Route, p Principal) error {
+func checkScopes(_ *http.Request, route *config.Route, p Principal, _ string) error {
 	if route == nil {
 		return nil
 	}

@@ -20,7 +20,7 @@ var errOrigin = ErrInvalidToken.WithDescription("origin", "this origin is not al
 // from one of the token's client's allowed origins. Tokens of trusted
 // issuers have no client here: the route's allowed_origins and the
 // issuer's allowed_origins stand in for it.
-func (g *Guard) checkOrigin(r *http.Request, route *config.Route, p Principal) error {
+func (g *Guard) checkOrigin(r *http.Request, route *config.Route, p Principal, _ string) error {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return nil

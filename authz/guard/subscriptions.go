@@ -23,17 +23,13 @@ var ErrSubscriptionRequired = &Error{Code: "subscription_required", Status: http
 // checkSubscription is the subscription policy: a route naming a
 // subscription type needs an active one of that type. A failing source is
 // a 503 (the next request asks again), never a 403.
-func (g *Guard) checkSubscription(r *http.Request, route *config.Route, p Principal) error {
+func (g *Guard) checkSubscription(r *http.Request, route *config.Route, p Principal, tok string) error {
 	if route == nil || route.Subscription == "" {
 		return nil
 	}
 	if g.subs == nil {
 		g.log.ErrorContext(r.Context(), "route requires a subscription but no subscription source is configured", "route", route.Name)
 		return ErrUnavailable.WithDescription("subscription_unavailable", "subscriptions cannot be checked")
-	}
-	tok, err := ExtractToken(r)
-	if err != nil {
-		return err
 	}
 	ok, err := g.subs.Active(r.Context(), p, tok, route.Subscription)
 	if err != nil {
