@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/guard"
 )
 
 // exchange is the state of one request: it wraps the ResponseWriter to
@@ -21,7 +21,7 @@ type exchange struct {
 	bytes       int64
 	wroteHeader bool
 
-	principal authz.Principal
+	principal guard.Principal
 	authed    bool
 	authErr   string // reason of a refused token, for the log
 
@@ -69,7 +69,7 @@ func (e *exchange) WriteHeader(code int) {
 	// Every metered response carries the plan's RateLimit fields (SPEC
 	// §11), replacing an upstream's.
 	if e.authed && e.principal.Usage.Metered() {
-		authz.SetRateLimitFields(h, &e.principal.Usage)
+		guard.SetRateLimitFields(h, &e.principal.Usage)
 	}
 	if e.allowOrigin != "" {
 		h.Set("Access-Control-Allow-Origin", e.allowOrigin)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/clearance-gw/clearance/authz/issuer"
+	"github.com/clearance-gw/clearance/authz/signing"
 )
 
 // TestIntrospectionAfterTheClientIsDeleted: a client registered again
@@ -30,7 +31,7 @@ func TestIntrospectionAfterTheClientIsDeleted(t *testing.T) {
 	}
 
 	fx.clock.Advance(300 * time.Millisecond)
-	if err := fx.st.DeleteClient(ctx, "backend", fx.clock.Now(), issuer.MaxTokenLifetime(fx.cfg)); err != nil {
+	if err := fx.st.DeleteClient(ctx, "backend", fx.clock.Now(), signing.MaxTokenLifetime(fx.cfg)); err != nil {
 		t.Fatal(err)
 	}
 	if err := fx.revs.Sync(ctx); err != nil {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
-	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/claims"
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
@@ -318,8 +318,8 @@ func (s *Server) introspectAccess(ctx context.Context, raw string, now time.Time
 	// The cutoffs matter here too: a new client registered under a
 	// deleted client's id must not learn that its predecessor's tokens
 	// are active (and its own are, at once).
-	clientCreated, err1 := authz.MicrosClaim(tok, authz.ClaimClientCreated)
-	userCreated, err2 := authz.MicrosClaim(tok, authz.ClaimUserCreated)
+	clientCreated, err1 := claims.Micros(tok, claims.ClientCreated)
+	userCreated, err2 := claims.Micros(tok, claims.UserCreated)
 	if err1 != nil || err2 != nil {
 		return introspection{}, nil
 	}

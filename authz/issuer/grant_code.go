@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clearance-gw/clearance/authz"
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/store"
 )
@@ -77,7 +76,7 @@ func (g codeGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenResponse
 	if current, limited, err := s.allowedScopes(ctx, req.cfg, req.client); err != nil {
 		return nil, err
 	} else if limited {
-		scope = strings.Join(slices.DeleteFunc(authz.ParseScope(c.Scope), func(sc string) bool {
+		scope = strings.Join(slices.DeleteFunc(strings.Fields(c.Scope), func(sc string) bool {
 			return !slices.Contains(current, sc)
 		}), " ")
 		if scope == "" {

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
-	"github.com/clearance-gw/clearance/authz"
 	"github.com/clearance-gw/clearance/authz/secret"
+	"github.com/clearance-gw/clearance/authz/signing"
 	"github.com/clearance-gw/clearance/authz/store"
 )
 
@@ -58,7 +59,7 @@ func (g refreshGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenRespo
 	if err != nil {
 		return nil, err
 	}
-	allowed := slices.DeleteFunc(authz.ParseScope(sess.Scope), func(sc string) bool {
+	allowed := slices.DeleteFunc(strings.Fields(sess.Scope), func(sc string) bool {
 		return !slices.Contains(current, sc)
 	})
 	scope, err := grantScope(req, allowed, limited)
@@ -112,7 +113,7 @@ func (s *Server) revokedSession(ctx context.Context, sid string, exp time.Time) 
 		if sess, err := s.st.GetSession(ctx, sid); err == nil {
 			exp = sess.ExpiresAt
 		} else {
-			exp = s.now().Add(MaxTokenLifetime(s.cfg()))
+			exp = s.now().Add(signing.MaxTokenLifetime(s.cfg()))
 		}
 	}
 	s.revs.Add(store.Revocation{SessionID: sid, ExpiresAt: exp})

@@ -10,13 +10,13 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
-	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/guard"
 	"github.com/clearance-gw/clearance/authz/revocation"
 	"github.com/clearance-gw/clearance/config"
 )
 
 // The guard reads the same revocation set the issuer writes.
-var _ authz.Revocations = (*revocation.Set)(nil)
+var _ guard.Revocations = (*revocation.Set)(nil)
 
 // TestGuardTrustsOwnTokensAndRefusesRevokedOnes wires the issuer to the
 // real guard as the gateway does (keys through OnChange, revocations
@@ -25,12 +25,12 @@ func TestGuardTrustsOwnTokensAndRefusesRevokedOnes(t *testing.T) {
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
 		t.Run(alg, func(t *testing.T) {
 			fx := newFixture(t, withConfig(func(c *config.Config) { c.Tokens.Alg = alg }))
-			guard, err := authz.NewGuard(t.Context(), fx.cfg, authz.Options{Now: fx.clock.Now, Revocations: fx.revs})
+			gd, err := guard.NewGuard(t.Context(), fx.cfg, guard.Options{Now: fx.clock.Now, Revocations: fx.revs})
 			if err != nil {
 				t.Fatal(err)
 			}
 			var setErr error
-			fx.keys.OnChange(func(s jwk.Set) { setErr = guard.SetLocalKeys(s) })
+			fx.keys.OnChange(func(s jwk.Set) { setErr = gd.SetLocalKeys(s) })
 			if setErr != nil {
 				t.Fatal(setErr)
 			}
@@ -38,7 +38,7 @@ func TestGuardTrustsOwnTokensAndRefusesRevokedOnes(t *testing.T) {
 			check := func(tok string) error {
 				r := httptest.NewRequest(http.MethodGet, "/api/x", nil)
 				r.Header.Set("Authorization", "Bearer "+tok)
-				_, err := guard.Check(r, route)
+				_, err := gd.Check(r, route)
 				return err
 			}
 
@@ -49,7 +49,7 @@ func TestGuardTrustsOwnTokensAndRefusesRevokedOnes(t *testing.T) {
 			}
 			// Rotation: the old access token is refused at once, the new one passes.
 			second := fx.form(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.str("refresh_token")}}, auth...)
-			if err := check(first.str("access_token")); !errors.Is(err, authz.ErrInvalidToken) {
+			if err := check(first.str("access_token")); !errors.Is(err, guard.ErrInvalidToken) {
 				t.Errorf("old access token after rotation: %v, want invalid_token", err)
 			}
 			if err := check(second.str("access_token")); err != nil {
@@ -68,7 +68,7 @@ func TestGuardTrustsOwnTokensAndRefusesRevokedOnes(t *testing.T) {
 			}
 			// Revoking the session ends the refreshed token too.
 			fx.endpoint("/revoke", url.Values{"token": {second.str("refresh_token")}}, "app", appSecret)
-			if err := check(second.str("access_token")); !errors.Is(err, authz.ErrInvalidToken) {
+			if err := check(second.str("access_token")); !errors.Is(err, guard.ErrInvalidToken) {
 				t.Errorf("token of a revoked session: %v, want invalid_token", err)
 			}
 		})

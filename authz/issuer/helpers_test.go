@@ -25,6 +25,7 @@ import (
 	"github.com/clearance-gw/clearance/authz/issuer"
 	"github.com/clearance-gw/clearance/authz/login"
 	"github.com/clearance-gw/clearance/authz/revocation"
+	"github.com/clearance-gw/clearance/authz/signing"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/authz/store/sqlite"
 	"github.com/clearance-gw/clearance/authz/websession"
@@ -36,7 +37,7 @@ import (
 // Compile-time guards: the real store and revocation set fit the issuer.
 var (
 	_ issuer.Store       = (*sqlite.Store)(nil)
-	_ issuer.KeyStore    = (*sqlite.Store)(nil)
+	_ signing.KeyStore   = (*sqlite.Store)(nil)
 	_ issuer.Revocations = (*revocation.Set)(nil)
 )
 
@@ -88,7 +89,7 @@ type fixture struct {
 	kek     []byte
 	clock   *testclock.Clock
 	st      *sqlite.Store
-	keys    *issuer.Keyring
+	keys    *signing.Keyring
 	revs    *revocation.Set
 	reg     *prometheus.Registry
 	srv     *issuer.Server
@@ -112,7 +113,7 @@ func withStore(wrap func(issuer.Store) issuer.Store) option {
 
 func newFixture(t testing.TB, opts ...option) *fixture {
 	t.Helper()
-	kek := make([]byte, issuer.KEKSize)
+	kek := make([]byte, signing.KEKSize)
 	_, _ = rand.Read(kek)
 	fx := &fixture{t: t, cfg: testConfig("ES256"), path: filepath.Join(t.TempDir(), "clearance.db"),
 		kek: kek, clock: testclock.New(t0), logs: &testlog.Buffer{}}
@@ -147,9 +148,9 @@ func (fx *fixture) start() {
 	}
 	fx.st = st
 	logger := slog.New(slog.NewTextHandler(fx.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ko := issuer.KeyringOptionsFor(fx.cfg, fx.kek)
+	ko := signing.KeyringOptionsFor(fx.cfg, fx.kek)
 	ko.Now, ko.Logger = fx.clock.Now, logger
-	fx.keys, err = issuer.NewKeyring(ctx, st, ko)
+	fx.keys, err = signing.NewKeyring(ctx, st, ko)
 	if err != nil {
 		t.Fatal(err)
 	}

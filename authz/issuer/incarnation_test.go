@@ -13,9 +13,11 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
-	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/claims"
+	"github.com/clearance-gw/clearance/authz/guard"
 	"github.com/clearance-gw/clearance/authz/issuer"
 	"github.com/clearance-gw/clearance/authz/secret"
+	"github.com/clearance-gw/clearance/authz/signing"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
 )
@@ -75,10 +77,10 @@ func (fx *fixture) newCode(client, user, redirect string) string {
 func creationClaims(t *testing.T, tok jwt.Token) (client, user int64) {
 	t.Helper()
 	var err error
-	if client, err = authz.MicrosClaim(tok, authz.ClaimClientCreated); err != nil {
+	if client, err = claims.Micros(tok, claims.ClientCreated); err != nil {
 		t.Fatalf("client_created: %v", err)
 	}
-	if user, err = authz.MicrosClaim(tok, authz.ClaimUserCreated); err != nil {
+	if user, err = claims.Micros(tok, claims.UserCreated); err != nil {
 		t.Fatalf("user_created: %v", err)
 	}
 	return client, user
@@ -157,7 +159,7 @@ func TestEveryTokenNamesItsClientAndUserCreation(t *testing.T) {
 // as the gateway wires them.
 func gatewayGuard(t *testing.T, fx *fixture) func(tok string) bool {
 	t.Helper()
-	guard, err := authz.NewGuard(t.Context(), fx.cfg, authz.Options{Now: fx.clock.Now, Revocations: fx.revs})
+	guard, err := guard.NewGuard(t.Context(), fx.cfg, guard.Options{Now: fx.clock.Now, Revocations: fx.revs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,10 +215,10 @@ func TestDeletedAndCreatedAgainAtOnce(t *testing.T) {
 			}
 		}
 		old = append(old, cc, pw, viaApp)
-		if err := fx.st.DeleteClient(ctx, "ops", fx.clock.Now(), issuer.MaxTokenLifetime(fx.cfg)); err != nil {
+		if err := fx.st.DeleteClient(ctx, "ops", fx.clock.Now(), signing.MaxTokenLifetime(fx.cfg)); err != nil {
 			t.Fatal(err)
 		}
-		if err := fx.st.DeleteUser(ctx, "dora", fx.clock.Now(), issuer.MaxTokenLifetime(fx.cfg)); err != nil {
+		if err := fx.st.DeleteUser(ctx, "dora", fx.clock.Now(), signing.MaxTokenLifetime(fx.cfg)); err != nil {
 			t.Fatal(err)
 		}
 		if err := fx.revs.Sync(ctx); err != nil { // as the deleting instance does
@@ -269,7 +271,7 @@ func TestTokenMintedConcurrentlyWithTheDeletion(t *testing.T) {
 	fx := newFixture(t, withStore(func(s issuer.Store) issuer.Store { rs.Store = s; return rs }))
 	ctx := context.Background()
 	accepted := gatewayGuard(t, fx)
-	life := issuer.MaxTokenLifetime(fx.cfg)
+	life := signing.MaxTokenLifetime(fx.cfg)
 	fx.createOps(fx.clock.Now())
 	ops := []string{"Authorization", basic("ops", opsSecret)}
 	syncSet := func() {

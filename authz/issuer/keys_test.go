@@ -15,7 +15,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
-	"github.com/clearance-gw/clearance/authz/issuer"
+	"github.com/clearance-gw/clearance/authz/signing"
 	"github.com/clearance-gw/clearance/authz/store/sqlite"
 	"github.com/clearance-gw/clearance/config"
 )
@@ -46,7 +46,7 @@ func TestParseKEK(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			k, err := issuer.ParseKEK(tt.in)
+			k, err := signing.ParseKEK(tt.in)
 			if tt.ok != (err == nil) {
 				t.Fatalf("ParseKEK = %v", err)
 			}
@@ -133,17 +133,17 @@ func TestRestartKeepsClientsUsersSessionsAndKeys(t *testing.T) {
 func TestWrongKEKIsAClearError(t *testing.T) {
 	fx := newFixture(t)
 	fx.stop()
-	fx.kek = make([]byte, issuer.KEKSize)
+	fx.kek = make([]byte, signing.KEKSize)
 	st := openStore(t, fx.path)
-	ko := issuer.KeyringOptionsFor(fx.cfg, fx.kek)
-	_, err := issuer.NewKeyring(context.Background(), st, ko)
-	if !errors.Is(err, issuer.ErrWrongKEK) || !strings.Contains(err.Error(), "CLEARANCE_KEY_ENCRYPTION_KEY") {
+	ko := signing.KeyringOptionsFor(fx.cfg, fx.kek)
+	_, err := signing.NewKeyring(context.Background(), st, ko)
+	if !errors.Is(err, signing.ErrWrongKEK) || !strings.Contains(err.Error(), "CLEARANCE_KEY_ENCRYPTION_KEY") {
 		t.Fatalf("err = %v, want ErrWrongKEK naming the variable", err)
 	}
-	if _, err := issuer.NewKeyring(context.Background(), st, issuer.KeyringOptions{KEK: []byte("short")}); err == nil {
+	if _, err := signing.NewKeyring(context.Background(), st, signing.KeyringOptions{KEK: []byte("short")}); err == nil {
 		t.Error("a short KEK was accepted")
 	}
-	if _, err := issuer.NewKeyring(context.Background(), st, issuer.KeyringOptions{KEK: fx.kek, Alg: "HS256"}); err == nil {
+	if _, err := signing.NewKeyring(context.Background(), st, signing.KeyringOptions{KEK: fx.kek, Alg: "HS256"}); err == nil {
 		t.Error("HS256 was accepted")
 	}
 }
@@ -172,7 +172,7 @@ func TestRotationPublishesAtOnceAndDropsAfterTheLongestLifetime(t *testing.T) {
 	}
 
 	// The old key stays published for a2a_ttl + leeway.
-	keep := issuer.MaxTokenLifetime(fx.cfg)
+	keep := signing.MaxTokenLifetime(fx.cfg)
 	if keep != 8760*time.Hour+30*time.Second {
 		t.Fatalf("MaxTokenLifetime = %v", keep)
 	}
@@ -198,9 +198,9 @@ func TestRotationPublishesAtOnceAndDropsAfterTheLongestLifetime(t *testing.T) {
 
 func TestReloadSeesAnotherInstancesRotation(t *testing.T) {
 	fx := newFixture(t)
-	ko := issuer.KeyringOptionsFor(fx.cfg, fx.kek)
+	ko := signing.KeyringOptionsFor(fx.cfg, fx.kek)
 	ko.Now = fx.clock.Now
-	other, err := issuer.NewKeyring(context.Background(), fx.st, ko)
+	other, err := signing.NewKeyring(context.Background(), fx.st, ko)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,13 +258,13 @@ func kids(s jwk.Set) []string {
 func TestRotationPublishesBeforeSigning(t *testing.T) {
 	fx := newFixture(t)
 	const activation = 2 * time.Second
-	ko := issuer.KeyringOptionsFor(fx.cfg, fx.kek)
+	ko := signing.KeyringOptionsFor(fx.cfg, fx.kek)
 	ko.Now, ko.Activation = fx.clock.Now, activation
-	a, err := issuer.NewKeyring(context.Background(), fx.st, ko)
+	a, err := signing.NewKeyring(context.Background(), fx.st, ko)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := issuer.NewKeyring(context.Background(), fx.st, ko)
+	b, err := signing.NewKeyring(context.Background(), fx.st, ko)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestRotationPublishesBeforeSigning(t *testing.T) {
 	if err := b.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []*issuer.Keyring{a, b} {
+	for _, k := range []*signing.Keyring{a, b} {
 		if got := kids(k.PublicSet()); len(got) != 2 {
 			t.Fatalf("published right after rotate = %v, want both keys", got)
 		}
@@ -289,7 +289,7 @@ func TestRotationPublishesBeforeSigning(t *testing.T) {
 		oldSigns bool
 	}{{activation - time.Second, true}, {time.Second, false}} {
 		fx.clock.Advance(step.advance)
-		for _, k := range []*issuer.Keyring{a, b} {
+		for _, k := range []*signing.Keyring{a, b} {
 			if err := k.Reload(context.Background()); err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 // Package issuer is the gateway's OAuth 2.0 authorization server: the token
 // endpoint and its grants, token revocation (RFC 7009) and introspection
-// (RFC 7662), discovery (RFC 8414, JWKS), and the signing keys.
+// (RFC 7662), discovery (RFC 8414, JWKS). It signs with authz/signing's
+// keyring.
 //
 // Each grant is one file implementing Grant, listed in one table; errors are
 // RFC 6749 values written by one writer.
@@ -21,9 +22,10 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
-	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/claims"
 	"github.com/clearance-gw/clearance/authz/login"
 	"github.com/clearance-gw/clearance/authz/secret"
+	"github.com/clearance-gw/clearance/authz/signing"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
 	"github.com/clearance-gw/clearance/internal/clientip"
@@ -81,7 +83,7 @@ type Authenticator interface {
 type Server struct {
 	config   atomic.Pointer[config.Config]
 	st       Store
-	keys     *Keyring
+	keys     *signing.Keyring
 	now      func() time.Time
 	log      *slog.Logger
 	metrics  *Metrics
@@ -92,7 +94,7 @@ type Server struct {
 }
 
 // New returns a Server issuing tokens for cfg, signed by keys.
-func New(cfg *config.Config, st Store, keys *Keyring, opts Options) (*Server, error) {
+func New(cfg *config.Config, st Store, keys *signing.Keyring, opts Options) (*Server, error) {
 	if cfg == nil || st == nil || keys == nil {
 		return nil, errors.New("issuer: config, store and keyring are required")
 	}
@@ -135,7 +137,7 @@ func (s *Server) Update(cfg *config.Config) { s.config.Store(cfg) }
 
 // MaxTokenLifetime is MaxTokenLifetime of the config in force: how long the
 // revocation of every token of a deleted client or user must be kept.
-func (s *Server) MaxTokenLifetime() time.Duration { return MaxTokenLifetime(s.cfg()) }
+func (s *Server) MaxTokenLifetime() time.Duration { return signing.MaxTokenLifetime(s.cfg()) }
 
 func (s *Server) cfg() *config.Config { return s.config.Load() }
 
@@ -301,10 +303,10 @@ func (s *Server) mint(cfg *config.Config, a *accessToken) (string, error) {
 	// deleted: the store knows no creation time for it) gives no claim;
 	// such a token falls under the iat rule of a cutoff.
 	if !a.clientCreated.IsZero() {
-		b = b.Claim(authz.ClaimClientCreated, a.clientCreated.UnixMicro())
+		b = b.Claim(claims.ClientCreated, a.clientCreated.UnixMicro())
 	}
 	if !a.userCreated.IsZero() {
-		b = b.Claim(authz.ClaimUserCreated, a.userCreated.UnixMicro())
+		b = b.Claim(claims.UserCreated, a.userCreated.UnixMicro())
 	}
 	tok, err := b.Build()
 	if err != nil {

@@ -13,15 +13,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/clearance-gw/clearance/authz/store"
+	"github.com/clearance-gw/clearance/authz/usage"
 	"github.com/clearance-gw/clearance/config"
 	"github.com/clearance-gw/clearance/internal/periodic"
 )
 
 // UsageStore is the part of the store the meter uses.
 type UsageStore interface {
-	AddUsage(ctx context.Context, counts []store.UsageCount) error
-	UsageTotals(ctx context.Context, keys []string, day time.Time) (map[string]store.UsageTotal, error)
+	AddUsage(ctx context.Context, counts []usage.Count) error
+	UsageTotals(ctx context.Context, keys []string, day time.Time) (map[string]usage.Total, error)
 }
 
 // PlanView names the plan of a local client: its own, else its owner's,
@@ -62,8 +62,8 @@ type Meter struct {
 	shards [shardCount]shard
 	size   atomic.Int64 // entries held
 
-	flushMu sync.Mutex         // one Flush at a time
-	retry   []store.UsageCount // counts a failed Flush could not write
+	flushMu sync.Mutex    // one Flush at a time
+	retry   []usage.Count // counts a failed Flush could not write
 }
 
 const shardCount = 64
@@ -71,7 +71,7 @@ const shardCount = 64
 type shard struct {
 	mu    sync.Mutex
 	m     map[key]*entry
-	carry []store.UsageCount // counts of a day that ended, not yet written
+	carry []usage.Count // counts of a day that ended, not yet written
 }
 
 // key tells tenants apart: a local client (iss "") and a trusted
@@ -288,7 +288,7 @@ func (sh *shard) rollover(e *entry, cal *calendar) {
 		return
 	}
 	if e.pending > 0 {
-		sh.carry = append(sh.carry, store.UsageCount{Key: e.storeKey, Day: dayTime(e.day), Count: e.pending})
+		sh.carry = append(sh.carry, usage.Count{Key: e.storeKey, Day: dayTime(e.day), Count: e.pending})
 		e.baseMonth += e.pending
 	}
 	if e.month != cal.month {
@@ -356,7 +356,7 @@ func (m *Meter) Flush(ctx context.Context) error {
 		for k, e := range sh.m {
 			sh.rollover(e, cal)
 			if e.pending > 0 {
-				batch = append(batch, store.UsageCount{Key: e.storeKey, Day: dayTime(e.day), Count: e.pending})
+				batch = append(batch, usage.Count{Key: e.storeKey, Day: dayTime(e.day), Count: e.pending})
 				e.baseDay += e.pending
 				e.baseMonth += e.pending
 				e.pending = 0

@@ -4,13 +4,13 @@ import (
 	"context"
 	"time"
 
-	"github.com/clearance-gw/clearance/authz/store"
+	"github.com/clearance-gw/clearance/authz/usage"
 	"github.com/clearance-gw/clearance/config"
 )
 
 // UsageReader is the part of the store a Report reads.
 type UsageReader interface {
-	UsageSince(ctx context.Context, key string, from time.Time) ([]store.UsageCount, error)
+	UsageSince(ctx context.Context, key string, from time.Time) ([]usage.Count, error)
 }
 
 // DayCount is the requests of one UTC day.

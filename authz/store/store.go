@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/clearance-gw/clearance/authz/usage"
 )
 
 // Errors returned by every implementation; test with errors.Is.
@@ -449,18 +451,11 @@ type Subscriptions interface {
 // UsageCount is the metered requests of one key on one UTC day. Key is a
 // local client's id, or "ISSUER#CLIENT_ID" for a trusted issuer's client
 // (local client ids cannot contain '#'). Day is midnight UTC.
-type UsageCount struct {
-	Key   string
-	Day   time.Time
-	Count int64
-}
+type UsageCount = usage.Count
 
 // UsageTotal is one key's metered requests on a day and in that day's
 // calendar month (UTC), up to and including the day.
-type UsageTotal struct {
-	Day   int64
-	Month int64
-}
+type UsageTotal = usage.Total
 
 // Usage keeps the per-day request counts of metered clients. Every
 // gateway instance adds its counts, so with a shared store the totals are

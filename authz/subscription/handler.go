@@ -5,20 +5,20 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/guard"
 	"github.com/clearance-gw/clearance/config"
 )
 
 // Authenticator checks a request's bearer token; a nil route means
-// authentication only (*authz.Guard).
+// authentication only (*guard.Guard).
 type Authenticator interface {
-	Check(r *http.Request, route *config.Route) (authz.Principal, error)
+	Check(r *http.Request, route *config.Route) (guard.Principal, error)
 }
 
 // Lister returns the subscriptions of a token's user (*Local: none for a
 // token of another issuer).
 type Lister interface {
-	Valid(ctx context.Context, p authz.Principal, token string) ([]Subscription, error)
+	Valid(ctx context.Context, p guard.Principal, token string) ([]Subscription, error)
 }
 
 // HandlerOptions are the optional parts of the endpoint.
@@ -56,18 +56,18 @@ func NewHandler(auth Authenticator, src Lister, opts HandlerOptions) *Handler {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		authz.WriteError(w, authz.ErrInvalidRequest.WithStatus(http.StatusMethodNotAllowed).
+		guard.WriteError(w, guard.ErrInvalidRequest.WithStatus(http.StatusMethodNotAllowed).
 			WithDescription("method", "use GET"), h.realm)
 		return
 	}
 	p, err := h.auth.Check(r, nil)
 	if err != nil {
-		authz.WriteError(w, err, h.realm)
+		guard.WriteError(w, err, h.realm)
 		return
 	}
-	tok, err := authz.ExtractToken(r)
+	tok, err := guard.ExtractToken(r)
 	if err != nil {
-		authz.WriteError(w, err, h.realm)
+		guard.WriteError(w, err, h.realm)
 		return
 	}
 	subs, err := h.src.Valid(r.Context(), p, tok)
@@ -77,7 +77,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "list subscriptions", "sub", p.Subject, "error", err)
-		authz.WriteError(w, authz.ErrUnavailable.WithDescription("subscription_unavailable",
+		guard.WriteError(w, guard.ErrUnavailable.WithDescription("subscription_unavailable",
 			"subscriptions cannot be listed right now; retry later"), h.realm)
 		return
 	}

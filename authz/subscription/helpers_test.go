@@ -10,7 +10,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
-	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/guard"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/authz/store/sqlite"
 	"github.com/clearance-gw/clearance/config"
@@ -32,7 +32,7 @@ func newClock() *testclock.Clock { return testclock.New(t0) }
 // gateway is a real guard on the gateway's own Ed25519 key, and a key to
 // mint its tokens; it also trusts foreignIssuer, whose key it holds too.
 type gateway struct {
-	guard   *authz.Guard
+	guard   *guard.Guard
 	key     jwk.Key
 	foreign jwk.Key
 	clock   *testclock.Clock
@@ -62,7 +62,7 @@ func newGateway(t testing.TB, c *testclock.Clock) *gateway {
 		TrustedIssuers: []config.TrustedIssuer{{Issuer: foreignIssuer, JWKS: string(fjson),
 			Audience: config.StringOrSet{audience}, Algorithms: []string{"EdDSA"}}},
 	}
-	g, err := authz.NewGuard(t.Context(), cfg, authz.Options{Now: c.Now, Logger: slog.New(slog.DiscardHandler)})
+	g, err := guard.NewGuard(t.Context(), cfg, guard.Options{Now: c.Now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/guard"
 	"github.com/clearance-gw/clearance/authz/store"
 )
 
@@ -38,7 +38,7 @@ func NewLocal(st Store, now func() time.Time) *Local {
 // where the subject is the client id) the client's owner, when it has one.
 // ok is false for a token the gateway did not mint: a trusted issuer's
 // users are another tenant (SPEC §10), and its "alice" is not the store's.
-func (l *Local) User(ctx context.Context, p authz.Principal) (user string, ok bool, err error) {
+func (l *Local) User(ctx context.Context, p guard.Principal) (user string, ok bool, err error) {
 	if !p.Local {
 		return "", false, nil
 	}
@@ -60,7 +60,7 @@ func (l *Local) User(ctx context.Context, p authz.Principal) (user string, ok bo
 // Valid returns the subscriptions of p's user that are active now, in the
 // order they were added; none for a token of another issuer. The token is
 // not used.
-func (l *Local) Valid(ctx context.Context, p authz.Principal, _ string) ([]Subscription, error) {
+func (l *Local) Valid(ctx context.Context, p guard.Principal, _ string) ([]Subscription, error) {
 	user, ok, err := l.User(ctx, p)
 	if err != nil {
 		return nil, err
@@ -83,7 +83,7 @@ func (l *Local) Valid(ctx context.Context, p authz.Principal, _ string) ([]Subsc
 }
 
 // Active reports whether p's user has an active subscription of kind.
-func (l *Local) Active(ctx context.Context, p authz.Principal, token, kind string) (bool, error) {
+func (l *Local) Active(ctx context.Context, p guard.Principal, token, kind string) (bool, error) {
 	subs, err := l.Valid(ctx, p, token)
 	if err != nil {
 		return false, err

@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/guard"
 	"github.com/clearance-gw/clearance/authz/store"
 )
 
-var _ authz.Subscriptions = (*Local)(nil)
+var _ guard.Subscriptions = (*Local)(nil)
 
 // failingStore fails every read.
 type failingStore struct{}
@@ -25,20 +25,20 @@ func (failingStore) GetClient(context.Context, string) (store.Client, error) {
 }
 
 // local is a principal of a token the gateway minted.
-func local(sub, client string) authz.Principal {
-	return authz.Principal{Issuer: issuer, Subject: sub, ClientID: client, Local: true}
+func local(sub, client string) guard.Principal {
+	return guard.Principal{Issuer: issuer, Subject: sub, ClientID: client, Local: true}
 }
 
 // foreign is a principal of a trusted issuer's token.
-func foreign(sub, client string) authz.Principal {
-	return authz.Principal{Issuer: "https://idp.example", Subject: sub, ClientID: client}
+func foreign(sub, client string) guard.Principal {
+	return guard.Principal{Issuer: "https://idp.example", Subject: sub, ClientID: client}
 }
 
 func TestLocalUser(t *testing.T) {
 	l := NewLocal(openStore(t), newClock().Now)
 	tests := []struct {
 		name string
-		p    authz.Principal
+		p    guard.Principal
 		want string
 	}{
 		{"a user's token stands for its subject", local("alice", "navtool"), "alice"},
@@ -57,7 +57,7 @@ func TestLocalUser(t *testing.T) {
 	}
 	// A trusted issuer's users are another tenant: its alice, or a token
 	// its client navtool got for itself, is no local user.
-	for _, p := range []authz.Principal{foreign("alice", "navtool"), foreign("navtool", "navtool")} {
+	for _, p := range []guard.Principal{foreign("alice", "navtool"), foreign("navtool", "navtool")} {
 		t.Run("a token of another issuer is no local user: "+p.Subject, func(t *testing.T) {
 			if got, ok, err := l.User(t.Context(), p); err != nil || ok || got != "" {
 				t.Fatalf("User = %q, %v, %v; want none", got, ok, err)
@@ -81,7 +81,7 @@ func TestLocalValidAndActive(t *testing.T) {
 	tests := []struct {
 		name   string
 		at     time.Time
-		p      authz.Principal
+		p      guard.Principal
 		kind   string
 		valid  string // types of Valid, in order
 		active bool

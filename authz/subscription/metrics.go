@@ -3,7 +3,7 @@ package subscription
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/guard"
 )
 
 // Metrics count the remote source's cache and upstream calls.
@@ -17,7 +17,7 @@ type Metrics struct {
 // clearance_cache_misses_total with cache="subscriptions", which am (the
 // guard's metrics, on the same registry) already registered. A nil reg or
 // am leaves those counters unregistered.
-func NewMetrics(reg prometheus.Registerer, am *authz.Metrics) *Metrics {
+func NewMetrics(reg prometheus.Registerer, am *guard.Metrics) *Metrics {
 	m := &Metrics{}
 	if am != nil {
 		m.hit, m.miss = am.CacheCounters("subscriptions")

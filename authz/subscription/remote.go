@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
+	"golang.org/x/sync/singleflight"
 
-	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/guard"
 )
 
 // RemoteOptions configure a Remote source.
@@ -46,7 +46,7 @@ type Remote struct {
 	now     func() time.Time
 	metrics *Metrics
 	cache   *expirable.LRU[string, cacheEntry]
-	flight  flight
+	flight  singleflight.Group
 }
 
 type cacheEntry struct {
@@ -110,11 +110,11 @@ func NewRemote(opts RemoteOptions) (*Remote, error) {
 func (r *Remote) URL() string { return r.url }
 
 // key identifies a user across tokens: issuer and subject.
-func key(p authz.Principal) string { return p.Issuer + "\x00" + p.Subject }
+func key(p guard.Principal) string { return p.Issuer + "\x00" + p.Subject }
 
 // Valid returns p's subscriptions as the remote service lists them,
 // from the cache when the user's answer is fresh.
-func (r *Remote) Valid(ctx context.Context, p authz.Principal, token string) ([]Subscription, error) {
+func (r *Remote) Valid(ctx context.Context, p guard.Principal, token string) ([]Subscription, error) {
 	k := key(p)
 	if e, ok := r.cache.Get(k); ok {
 		if r.now().Before(e.expires) {
@@ -124,7 +124,12 @@ func (r *Remote) Valid(ctx context.Context, p authz.Principal, token string) ([]
 		r.cache.Remove(k)
 	}
 	r.metrics.miss.Inc()
-	return r.flight.do(ctx, k, func() ([]Subscription, error) {
+	// One fetch per user at a time: callers arriving during it share its
+	// result, or give up with their own context; the caller whose fetch
+	// runs (started is closed) waits for it to the end.
+	started := make(chan struct{})
+	ch := r.flight.DoChan(k, func() (any, error) {
+		close(started)
 		// The call outlives the request that started it: others may be
 		// waiting for the same user.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
@@ -138,10 +143,23 @@ func (r *Remote) Valid(ctx context.Context, p authz.Principal, token string) ([]
 		r.cache.Add(k, cacheEntry{subs: subs, expires: r.now().Add(r.ttl)})
 		return subs, nil
 	})
+	var res singleflight.Result
+	select {
+	case res = <-ch:
+	case <-ctx.Done():
+		select {
+		case <-started:
+			res = <-ch
+		default:
+			return nil, ctx.Err()
+		}
+	}
+	subs, _ := res.Val.([]Subscription)
+	return subs, res.Err
 }
 
 // Active reports whether p's user has a subscription of kind active now.
-func (r *Remote) Active(ctx context.Context, p authz.Principal, token, kind string) (bool, error) {
+func (r *Remote) Active(ctx context.Context, p guard.Principal, token, kind string) (bool, error) {
 	subs, err := r.Valid(ctx, p, token)
 	if err != nil {
 		return false, err
@@ -177,43 +195,4 @@ func (r *Remote) fetch(ctx context.Context, token string) ([]Subscription, error
 		return nil, err
 	}
 	return subs, nil
-}
-
-// flight runs one call per key at a time; callers arriving during a call
-// wait for its result (or for their own context).
-type flight struct {
-	mu    sync.Mutex
-	calls map[string]*call
-}
-
-type call struct {
-	done chan struct{}
-	subs []Subscription
-	err  error
-}
-
-func (f *flight) do(ctx context.Context, k string, fn func() ([]Subscription, error)) ([]Subscription, error) {
-	f.mu.Lock()
-	if c, ok := f.calls[k]; ok {
-		f.mu.Unlock()
-		select {
-		case <-c.done:
-			return c.subs, c.err
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	c := &call{done: make(chan struct{})}
-	if f.calls == nil {
-		f.calls = map[string]*call{}
-	}
-	f.calls[k] = c
-	f.mu.Unlock()
-
-	c.subs, c.err = fn()
-	f.mu.Lock()
-	delete(f.calls, k)
-	f.mu.Unlock()
-	close(c.done)
-	return c.subs, c.err
 }

@@ -15,11 +15,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/guard"
 	"github.com/clearance-gw/clearance/internal/testclock"
 )
 
-var _ authz.Subscriptions = (*Remote)(nil)
+var _ guard.Subscriptions = (*Remote)(nil)
 
 // upstream is a remote /v1/subscriptions/valid: it answers by token
 // ("Bearer tok-USER" gets USER's list), records what it was sent, and can be
@@ -90,7 +90,7 @@ func newRemoteFixture(t *testing.T, opts RemoteOptions) *remoteFixture {
 	}
 	opts.Now = f.clock.Now
 	opts.Client = f.up.Client()
-	opts.Metrics = NewMetrics(f.reg, authz.NewMetrics(f.reg))
+	opts.Metrics = NewMetrics(f.reg, guard.NewMetrics(f.reg))
 	r, err := NewRemote(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -99,8 +99,8 @@ func newRemoteFixture(t *testing.T, opts RemoteOptions) *remoteFixture {
 	return f
 }
 
-func user(name string) authz.Principal {
-	return authz.Principal{Issuer: issuer, Subject: name, ClientID: "navtool"}
+func user(name string) guard.Principal {
+	return guard.Principal{Issuer: issuer, Subject: name, ClientID: "navtool"}
 }
 
 func (f *remoteFixture) counts() (hits, misses, ok, failed float64) {

@@ -1,7 +1,7 @@
 // Package subscription answers the gateway's subscription checks (SPEC §6
 // step 6) and serves GET /v1/subscriptions/valid.
 //
-// Two sources implement authz.Subscriptions: Local reads the gateway's own
+// Two sources implement guard.Subscriptions: Local reads the gateway's own
 // store (managed with "clearance subscription add/list/remove"), and Remote
 // asks an upstream GET /v1/subscriptions/valid with the user's own token,
 // caching each user's answer for a while.

@@ -11,8 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/clearance-gw/clearance/authz/issuer"
 	"github.com/clearance-gw/clearance/authz/secret"
+	"github.com/clearance-gw/clearance/authz/signing"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
 )
@@ -246,7 +246,7 @@ created later with the same id does not bring them back.`)
 	}
 	id := c.positional[0]
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
-		err := st.DeleteClient(ctx, id, c.env.Now().UTC(), issuer.MaxTokenLifetime(cfg))
+		err := st.DeleteClient(ctx, id, c.env.Now().UTC(), signing.MaxTokenLifetime(cfg))
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no client with id %q", id)
 		}
@@ -274,7 +274,7 @@ portal login ends at once.`)
 	}
 	name := c.positional[0]
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
-		err := st.DeleteUser(ctx, name, c.env.Now().UTC(), issuer.MaxTokenLifetime(cfg))
+		err := st.DeleteUser(ctx, name, c.env.Now().UTC(), signing.MaxTokenLifetime(cfg))
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no user named %q", name)
 		}

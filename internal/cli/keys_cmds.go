@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/clearance-gw/clearance/authz/issuer"
+	"github.com/clearance-gw/clearance/authz/signing"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
 )
@@ -139,7 +140,7 @@ under "clearance sessions list --client ID" and can be revoked there.`)
 }
 
 // keyring opens the store's signing keys for a one-off command.
-func (c *cmdContext) keyring(ctx context.Context, cfg *config.Config, st store.Store, logger *slog.Logger) (*issuer.Keyring, error) {
+func (c *cmdContext) keyring(ctx context.Context, cfg *config.Config, st store.Store, logger *slog.Logger) (*signing.Keyring, error) {
 	kek, err := loadKEK(cfg, c.env, logger)
 	if err != nil {
 		return nil, err

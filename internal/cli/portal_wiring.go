@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"log/slog"
 	"strings"
 	"time"
@@ -13,27 +11,19 @@ import (
 	"github.com/clearance-gw/clearance/authz/metering"
 	"github.com/clearance-gw/clearance/authz/portal"
 	"github.com/clearance-gw/clearance/authz/revocation"
+	"github.com/clearance-gw/clearance/authz/signing"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/authz/websession"
 	"github.com/clearance-gw/clearance/config"
 	"github.com/clearance-gw/clearance/internal/clientip"
 )
 
-// cookieKey derives the portal's cookie-signing key from the key-encryption
-// key, so every instance sharing a store (and so a KEK) shares logins
-// without another secret to distribute.
-func cookieKey(kek []byte) []byte {
-	m := hmac.New(sha256.New, kek)
-	m.Write([]byte("clearance portal cookies v1"))
-	return m.Sum(nil)
-}
-
 // newPortal builds the developer portal and the /authorize pages for cfg.
 // A portal is an immutable value: a reload builds a new one (sharing the
 // login, the client-address rule, the store and the cookie key) and the
 // proxy swaps its routes in with the config's.
 func newPortal(cfg *config.Config, current func() *config.Config, st store.Store, iss *issuer.Server, revs *revocation.Set, users *login.Authenticator, ips *clientip.Resolver, kek []byte, env Env, logger *slog.Logger) (*portal.Portal, error) {
-	cookies, err := websession.New(cookieKey(kek), websession.Options{
+	cookies, err := websession.New(signing.CookieKey(kek), websession.Options{
 		Secure: strings.HasPrefix(cfg.Issuer, "https://"),
 		Now:    env.Now,
 	})

@@ -18,11 +18,13 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
-	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/guard"
 	"github.com/clearance-gw/clearance/authz/issuer"
 	"github.com/clearance-gw/clearance/authz/login"
 	"github.com/clearance-gw/clearance/authz/metering"
+	"github.com/clearance-gw/clearance/authz/metering/planview"
 	"github.com/clearance-gw/clearance/authz/revocation"
+	"github.com/clearance-gw/clearance/authz/signing"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
 	"github.com/clearance-gw/clearance/internal/clientip"
@@ -127,7 +129,7 @@ type gateway struct {
 	mu      sync.Mutex     // serialises reloads
 	cfg     *config.Config
 	st      store.Store
-	guard   *authz.Guard
+	guard   *guard.Guard
 	meter   *metering.Meter
 	issuer  *issuer.Server
 	proxy   *proxy.Handler
@@ -182,7 +184,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	if err != nil {
 		return nil, err
 	}
-	origins := authz.NewClientOrigins(st, originsInterval, logger.With("component", "origins"))
+	origins := guard.NewClientOrigins(storeOrigins{st}, originsInterval, logger.With("component", "origins"))
 	if err := origins.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("load client origins: %w", err)
 	}
@@ -193,7 +195,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 
 	g.revs, g.kek = revs, kek
 
-	plans := metering.NewClientPlans(st, plansInterval, logger.With("component", "plans"))
+	plans := planview.NewClientPlans(st, plansInterval, logger.With("component", "plans"))
 	if err := plans.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("load client plans: %w", err)
 	}
@@ -214,13 +216,13 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 		}
 	})
 
-	am := authz.NewMetrics(reg)
+	am := guard.NewMetrics(reg)
 	subs, err := newSubscriptionSource(cfg, st, env, reg, am)
 	if err != nil {
 		return nil, err
 	}
 	g.subs = subs
-	guard, err := authz.NewGuard(gctx, cfg, authz.Options{
+	gd, err := guard.NewGuard(gctx, cfg, guard.Options{
 		Now:           env.Now,
 		Logger:        logger,
 		Metrics:       am,
@@ -232,9 +234,9 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	if err != nil {
 		return nil, err
 	}
-	g.guard = guard
+	g.guard = gd
 	keys.OnChange(func(set jwk.Set) {
-		if err := guard.SetLocalKeys(set); err != nil {
+		if err := gd.SetLocalKeys(set); err != nil {
 			logger.Error("signing keys refused by the guard", "error", err)
 		}
 	})
@@ -268,7 +270,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 		return nil, err
 	}
 	g.pm = proxy.NewMetrics(reg)
-	h, err := proxy.New(cfg, guard, proxy.Options{
+	h, err := proxy.New(cfg, gd, proxy.Options{
 		Logger:        logger,
 		Metrics:       g.pm,
 		Now:           env.Now,
@@ -301,7 +303,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 // they are current within moments; their periodic polls remain the
 // fallback for when the announcements stop. Wakes during a resync are
 // coalesced into one more.
-func (g *gateway) follow(ctx context.Context, w changeWatcher, revs *revocation.Set, origins *authz.ClientOrigins, keys *issuer.Keyring) {
+func (g *gateway) follow(ctx context.Context, w changeWatcher, revs *revocation.Set, origins *guard.ClientOrigins, keys *signing.Keyring) {
 	wake := make(chan struct{}, 1)
 	go w.Watch(ctx, time.Second, func() {
 		select {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/clearance-gw/clearance/authz"
+	"github.com/clearance-gw/clearance/authz/guard"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/authz/subscription"
 	"github.com/clearance-gw/clearance/config"
@@ -16,8 +16,8 @@ import (
 // subscriptionSource is what the guard asks on routes naming a
 // subscription, and what the /v1/subscriptions/valid endpoint lists.
 type subscriptionSource interface {
-	Active(ctx context.Context, p authz.Principal, token, kind string) (bool, error)
-	Valid(ctx context.Context, p authz.Principal, token string) ([]subscription.Subscription, error)
+	Active(ctx context.Context, p guard.Principal, token, kind string) (bool, error)
+	Valid(ctx context.Context, p guard.Principal, token string) ([]subscription.Subscription, error)
 }
 
 var (
@@ -28,7 +28,7 @@ var (
 // newSubscriptionSource is the store, or the remote service that
 // subscriptions.url names (cached per user). It is built once per start:
 // a reload does not change it.
-func newSubscriptionSource(cfg *config.Config, st store.Store, env Env, reg prometheus.Registerer, am *authz.Metrics) (subscriptionSource, error) {
+func newSubscriptionSource(cfg *config.Config, st store.Store, env Env, reg prometheus.Registerer, am *guard.Metrics) (subscriptionSource, error) {
 	sc := cfg.Subscriptions
 	if sc.URL == "" {
 		return subscription.NewLocal(st, env.Now), nil
@@ -44,7 +44,7 @@ func newSubscriptionSource(cfg *config.Config, st store.Store, env Env, reg prom
 // requires one (so the path stays free for upstreams otherwise). With a
 // remote source the gateway serves none: the remote service (behind a
 // route, if it is proxied) answers for itself.
-func subscriptionEndpoints(cfg *config.Config, guard *authz.Guard, src subscriptionSource, logger *slog.Logger) []proxy.Endpoint {
+func subscriptionEndpoints(cfg *config.Config, guard *guard.Guard, src subscriptionSource, logger *slog.Logger) []proxy.Endpoint {
 	local, ok := src.(*subscription.Local)
 	if !ok {
 		return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/clearance-gw/clearance/authz/metering"
+	"github.com/clearance-gw/clearance/authz/metering/planview"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
 )
@@ -43,7 +44,7 @@ func clientUsage(ctx context.Context, cfg *config.Config, st store.Store, c stor
 		}
 		owner = u
 	}
-	return metering.BuildReport(ctx, st, cfg, metering.StoreKey("", c.ID), metering.ExplicitPlan(c, owner), days, now)
+	return metering.BuildReport(ctx, st, cfg, metering.StoreKey("", c.ID), planview.ExplicitPlan(c, owner), days, now)
 }
 
 func runUsage(ctx context.Context, c *cmdContext) error {

@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/clearance-gw/clearance/authz/issuer"
+	"github.com/clearance-gw/clearance/authz/signing"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
 )
@@ -27,7 +27,7 @@ const kekEnv = "CLEARANCE_KEY_ENCRYPTION_KEY"
 // without setup; a shared store needs the variable on every instance.
 func loadKEK(cfg *config.Config, env Env, logger *slog.Logger) ([]byte, error) {
 	if v, ok := env.LookupEnv(kekEnv); ok && v != "" {
-		kek, err := issuer.ParseKEK(v)
+		kek, err := signing.ParseKEK(v)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", kekEnv, err)
 		}
@@ -48,7 +48,7 @@ func loadKEK(cfg *config.Config, env Env, logger *slog.Logger) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read key file: %w", err)
 	}
-	kek, err := issuer.ParseKEK(strings.TrimSpace(string(b)))
+	kek, err := signing.ParseKEK(strings.TrimSpace(string(b)))
 	if err != nil {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
@@ -67,7 +67,7 @@ func createKeyFile(path string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("create key file: %w", err)
 	}
-	raw := make([]byte, issuer.KEKSize)
+	raw := make([]byte, signing.KEKSize)
 	rand.Read(raw)
 	_, err = f.WriteString(base64.StdEncoding.EncodeToString(raw) + "\n")
 	if cerr := f.Close(); err == nil {
@@ -91,8 +91,8 @@ func sqlitePath(dsn string) string {
 
 // openKeys opens the signing keyring of the store (generating the first key
 // on first start).
-func openKeys(ctx context.Context, cfg *config.Config, st store.Store, kek []byte, env Env, logger *slog.Logger) (*issuer.Keyring, error) {
-	opts := issuer.KeyringOptionsFor(cfg, kek)
+func openKeys(ctx context.Context, cfg *config.Config, st store.Store, kek []byte, env Env, logger *slog.Logger) (*signing.Keyring, error) {
+	opts := signing.KeyringOptionsFor(cfg, kek)
 	opts.Now = env.Now
 	opts.Logger = logger.With("component", "keys")
 	opts.ReloadInterval = keyReloadInterval
@@ -101,14 +101,14 @@ func openKeys(ctx context.Context, cfg *config.Config, st store.Store, kek []byt
 	opts.Activation = 2 * keyReloadInterval
 	locker, ok := st.(clusterLocker)
 	if !ok {
-		return issuer.NewKeyring(ctx, st, opts)
+		return signing.NewKeyring(ctx, st, opts)
 	}
 	// Instances starting at once on an empty shared store: one generates
 	// the first key, the others find it.
-	var keys *issuer.Keyring
+	var keys *signing.Keyring
 	err := locker.WithLock(ctx, "signing-keys", func(ctx context.Context) error {
 		var err error
-		keys, err = issuer.NewKeyring(ctx, st, opts)
+		keys, err = signing.NewKeyring(ctx, st, opts)
 		return err
 	})
 	return keys, err
