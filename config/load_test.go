@@ -274,11 +274,9 @@ func TestAliasExpansionIsBounded(t *testing.T) {
 			m = fmt.Sprintf("&m%d {<<: [%s%s]}", i, m, strings.Repeat(fmt.Sprintf(", *m%d", i-1), 9))
 		}
 		src := "routes: [" + m + "]\n"
-		start := time.Now()
+		// The budget, not a stopwatch, is what this checks: decoding ends
+		// with the size problem instead of expanding every alias.
 		_, ps := parseString(t, src)
-		if elapsed := time.Since(start); elapsed > 5*time.Second {
-			t.Errorf("decoding took %v", elapsed)
-		}
 		if len(ps) != 1 || !strings.Contains(ps[0].Msg, "config too large") {
 			t.Errorf("leaf %s: want one size problem, got:\n%.2000s", leaf, ps.Error())
 		}

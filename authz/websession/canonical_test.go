@@ -3,6 +3,7 @@ package websession
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -41,20 +42,23 @@ func TestSessionRefusesNonCanonicalBase64(t *testing.T) {
 	if _, ok := c.parse(good); !ok {
 		t.Fatal("the cookie Login wrote is refused")
 	}
+	// v2.<id>.<exp>.<user created>.<user>.<signature>: the user field is
+	// the last but one, the signature the last.
 	parts := strings.Split(good, ".")
-	payload := strings.Join(parts[:4], ".")
+	n := len(parts)
+	payload, sig, user := strings.Join(parts[:n-1], "."), parts[n-1], parts[n-2]
 	// signed returns a cookie signed with the right key whose user field
-	// is user, as if the key had signed a non-canonical payload.
-	signed := func(user string) string {
-		p := strings.Join([]string{parts[0], parts[1], parts[2], user}, ".")
+	// is u, as if the key had signed a non-canonical payload.
+	signed := func(u string) string {
+		p := strings.Join(append(slices.Clone(parts[:n-2]), u), ".")
 		return p + "." + b64.EncodeToString(mac(c.sessionKey, p))
 	}
 	tests := map[string]string{
-		"signature with a padding bit set":   payload + "." + setPaddingBit(t, parts[4]),
-		"line break in the signature":        payload + "." + parts[4][:10] + "\n" + parts[4][10:],
+		"signature with a padding bit set":   payload + "." + setPaddingBit(t, sig),
+		"line break in the signature":        payload + "." + sig[:10] + "\n" + sig[10:],
 		"trailing line break":                good + "\n",
-		"signed user with a carriage return": signed(parts[3][:2] + "\r" + parts[3][2:]),
-		"signed user with a padding bit set": signed(setPaddingBit(t, parts[3])),
+		"signed user with a carriage return": signed(user[:2] + "\r" + user[2:]),
+		"signed user with a padding bit set": signed(setPaddingBit(t, user)),
 	}
 	for name, v := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -445,6 +445,7 @@ func FuzzSessionCookie(f *testing.F) {
 	c.Login(rec, "alice")
 	f.Add(rec.Result().Cookies()[0].Value) // a valid cookie
 	f.Add("v1.a.1.YQ.AAAA")                // right shape, wrong signature
+	f.Add("v2.a.1.0.YQ.AAAA")              // right shape (v2), wrong signature
 	f.Add("....")                          // separators only
 	f.Add("")
 	// Found by the round-trip property: the valid cookie with a padding bit
@@ -463,7 +464,16 @@ func FuzzSessionCookie(f *testing.F) {
 		if s.User != "alice" {
 			t.Fatalf("forged a session for %q", s.User)
 		}
+		// The two formats parse still writes: v1 (read for older logins)
+		// and v2, which adds the user's creation time.
 		payload := "v1." + s.ID + "." + strconv.FormatInt(s.ExpiresAt.Unix(), 10) + "." + b64.EncodeToString([]byte(s.User))
+		if strings.HasPrefix(v, "v2.") {
+			made := "0"
+			if !s.UserCreated.IsZero() {
+				made = strconv.FormatInt(s.UserCreated.UnixMicro(), 10)
+			}
+			payload = "v2." + s.ID + "." + strconv.FormatInt(s.ExpiresAt.Unix(), 10) + "." + made + "." + b64.EncodeToString([]byte(s.User))
+		}
 		if want := payload + "." + b64.EncodeToString(mac(c.sessionKey, payload)); v != want {
 			t.Fatalf("accepted %q, another spelling of %q", v, want)
 		}
