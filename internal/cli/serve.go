@@ -281,7 +281,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	}
 	g.proxy = h
 	g.handler = h
-	g.admin = proxy.NewAdmin(reg, g.ready)
+	g.admin = g.adminHandler(proxy.NewAdmin(reg, g.ready), keys)
 
 	go revs.Run(gctx)
 	go origins.Run(gctx)
