@@ -163,6 +163,16 @@ func (s *Service) DeleteUser(ctx context.Context, name string) error {
 	return nil
 }
 
+// ConflictError is a create refused because the name is taken by one of
+// its own kind; errors.Is(err, store.ErrConflict) holds. A name taken
+// across the one namespace is a *store.NameTakenError instead.
+type ConflictError struct{ Msg string }
+
+func (e *ConflictError) Error() string { return e.Msg }
+
+// Is makes errors.Is(err, store.ErrConflict) hold.
+func (e *ConflictError) Is(target error) bool { return target == store.ErrConflict }
+
 // conflict words a plain ErrConflict of a create; a *store.NameTakenError
 // (the one namespace) is kept as it is.
 func conflict(err error, format string, args ...any) error {
@@ -170,7 +180,7 @@ func conflict(err error, format string, args ...any) error {
 		return nt
 	}
 	if isConflict(err) {
-		return fmt.Errorf(format+": %w", append(args, store.ErrConflict)...)
+		return &ConflictError{Msg: fmt.Sprintf(format, args...)}
 	}
 	return err
 }
