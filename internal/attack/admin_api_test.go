@@ -6,9 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clearance-gw/clearance/internal/testgateway"
 )
 
 // apiKey makes an admin API key with the command line and returns it.
@@ -197,5 +201,99 @@ func TestAdminAPIKeys(t *testing.T) {
 	r := g.adminCall(g.admin, b, "GET", "/users", "")
 	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
 		t.Fatalf("after ten wrong keys: %d (Retry-After %q), want 429", r.status, r.header.Get("Retry-After"))
+	}
+}
+
+// startWith runs one more instance of the cluster with routes and plans
+// of its own: extra is YAML appended to the routes list (and may add
+// top-level keys after it).
+func (c *cluster) startWith(extra string) *gateway {
+	c.t.Helper()
+	dir := c.t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	cfg := fmt.Sprintf(`listen: "127.0.0.1:0"
+admin_listen: "127.0.0.1:0"
+issuer: %q
+store: {driver: postgres, dsn: "${PG_DSN}"}
+scopes: [charts, airports]
+routes:
+  - name: charts
+    path: /v1/charts/
+    upstream: %s
+    scopes: [charts]
+%sserver: {shutdown_grace: 2s}
+`, gatewayIssuer, c.up.srv.URL, extra)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	gw := testgateway.Start(c.t, path, testgateway.Options{LookupEnv: c.env, LogOnFailure: true})
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	c.t.Cleanup(tr.CloseIdleConnections)
+	return &gateway{t: c.t, base: gw.Public(), admin: gw.Admin(), host: gw.Addrs.Public,
+		cfg: path, logs: gw.Logs, up: c.up, ext: c.ext,
+		client: &http.Client{Transport: tr, Timeout: 20 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// TestClusterAdminAPIProvisioningStory plays the provisioning story
+// across two instances on one PostgreSQL database: the operator's
+// systems call instance A, the customer uses instance B; what A's API
+// removes is refused on B within a second, and a key revoked with the
+// command line is refused by both at the next request.
+func TestClusterAdminAPIProvisioningStory(t *testing.T) {
+	c := newCluster(t)
+	extra := `  - name: nav
+    path: /v1/nav/
+    upstream: ` + c.up.srv.URL + `
+    scopes: [charts]
+    subscription: fmsdata
+plans:
+  - name: gold
+    scopes: [charts]
+`
+	a, b := c.startWith(extra), c.startWith(extra)
+	var res struct {
+		Key string `json:"key"`
+	}
+	if err := json.Unmarshal([]byte(c.cli("", "apikey", "create", "--name", "billing", "--json")), &res); err != nil {
+		t.Fatal(err)
+	}
+	api := func(g *gateway, method, path, body string, want int) map[string]any {
+		t.Helper()
+		r := g.adminCall(g.admin, res.Key, method, path, body)
+		if r.status != want {
+			t.Fatalf("%s %s = %d, want %d\n%s", method, path, r.status, want, r.body)
+		}
+		var v map[string]any
+		json.Unmarshal([]byte(r.body), &v)
+		return v
+	}
+	api(a, "POST", "/users", `{"name":"dave","password":"dave password 1","plan":"gold"}`, http.StatusCreated)
+	now := time.Now().UTC()
+	sub := api(a, "POST", "/users/dave/subscriptions", fmt.Sprintf(`{"type":"fmsdata","date_active":%q,"date_expiry":%q}`,
+		now.AddDate(0, 0, -1).Format(time.DateOnly), now.AddDate(0, 1, 0).Format(time.DateOnly)), http.StatusCreated)
+
+	dave := b.portalLogin("dave", "dave password 1")
+	secret := dave.newClient("dave-app", []string{"charts"}, "client_credentials")
+	tok := b.token("dave-app", secret, url.Values{"grant_type": {"client_credentials"}}).AccessToken
+	if r := b.bearer("/v1/nav/EDDF", tok); r.status != http.StatusOK {
+		t.Fatalf("B, subscription route: %d %s", r.status, r.body)
+	}
+	api(b, "GET", "/clients/dave-app", "", http.StatusOK)
+
+	api(a, "DELETE", fmt.Sprintf("/subscriptions/%v", sub["id"]), "", http.StatusNoContent)
+	within(t, time.Second, "B refuses the subscription route after A's API removed it", func() bool {
+		return b.bearer("/v1/nav/EDDF", tok).status == http.StatusForbidden
+	})
+	api(a, "DELETE", "/users/dave", "", http.StatusNoContent)
+	within(t, time.Second, "B refuses the deleted user's client's token", func() bool {
+		return b.bearer("/v1/charts/x", tok).status == http.StatusUnauthorized
+	})
+
+	c.cli("", "apikey", "revoke", "billing")
+	for _, g := range []*gateway{a, b} {
+		if r := g.adminCall(g.admin, res.Key, "GET", "/users", ""); r.status != http.StatusUnauthorized {
+			t.Errorf("revoked key: %d, want 401", r.status)
+		}
 	}
 }
