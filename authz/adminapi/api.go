@@ -168,9 +168,14 @@ func (a *API) authenticate(r *http.Request) (string, error) {
 	}
 }
 
-// notFound answers a path under Prefix that no route serves: 405 when
-// another method serves it, else 404.
+// notFound answers a path under Prefix that no route serves, to a caller
+// with a key (others get 401, so paths cannot be probed without one): 405
+// when another method serves it, else 404.
 func (a *API) notFound(w http.ResponseWriter, r *http.Request) {
+	if _, err := a.authenticate(r); err != nil {
+		writeProblem(w, r, a.log, err)
+		return
+	}
 	var allow []string
 	for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
 		probe := r.Clone(r.Context())

@@ -356,3 +356,17 @@ func TestWrongKeysThrottled(t *testing.T) {
 		t.Fatalf("after the window = %d, want 200", a.status)
 	}
 }
+
+// TestUnknownPathsNeedAKey: without a key, an unknown path is 401 like a
+// known one, so the API cannot be mapped without a key.
+func TestUnknownPathsNeedAKey(t *testing.T) {
+	f := newFixture(t)
+	for _, p := range []string{"/users", "/nothing-here", "/users/x/y/z"} {
+		if a := f.call("GET", p, "", ""); a.status != http.StatusUnauthorized || a.header.Get("WWW-Authenticate") == "" {
+			t.Errorf("GET %s without a key = %d, want 401 with WWW-Authenticate", p, a.status)
+		}
+	}
+	if a := f.call("GET", "/openapi.json", "", ""); a.status != http.StatusOK {
+		t.Errorf("openapi.json without a key = %d, want 200 (a description, no data)", a.status)
+	}
+}
