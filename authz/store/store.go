@@ -475,9 +475,29 @@ type Usage interface {
 	UsageTotals(ctx context.Context, keys []string, day time.Time) (map[string]UsageTotal, error)
 }
 
+// AdminKey is an admin API key (SPEC §12), stored only as the hash of
+// the key (secret.HashSecret); the key itself is shown once, at creation.
+type AdminKey struct {
+	Name      string
+	Hash      []byte
+	CreatedAt time.Time
+}
+
+// AdminKeys keeps the admin API keys, shared by every instance.
+type AdminKeys interface {
+	// CreateAdminKey stores k; ErrConflict if a key has that name.
+	CreateAdminKey(ctx context.Context, k AdminKey) error
+	// ListAdminKeys returns every key ordered by name.
+	ListAdminKeys(ctx context.Context) ([]AdminKey, error)
+	// DeleteAdminKey deletes (revokes) the key of that name; ErrNotFound
+	// if there is none.
+	DeleteAdminKey(ctx context.Context, name string) error
+}
+
 // Store is the whole state. Callers should declare the smaller interface
 // they use (or one of the above).
 type Store interface {
+	AdminKeys
 	Clients
 	Users
 	Sessions

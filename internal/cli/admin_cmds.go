@@ -11,8 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/clearance-gw/clearance/authz/secret"
-	"github.com/clearance-gw/clearance/authz/signing"
+	"github.com/clearance-gw/clearance/authz/service"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
 )
@@ -125,44 +124,11 @@ Example:
 		return err
 	}
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
-		cl := store.Client{
+		cl, sec, err := c.commandService(cfg, st).CreateClient(ctx, service.NewClient{
 			ID: *id, Name: *name, Grants: grants, Scopes: scopes, RedirectURIs: redirects,
-			AllowedOrigins: origins, FirstParty: *firstParty, Owner: *owner, Plan: *plan, CreatedAt: c.env.Now().UTC(),
-		}
-		if *plan != "" {
-			if err := config.CheckPlanRef(cfg, *plan); err != nil {
-				return fmt.Errorf("--plan: %w", err)
-			}
-		}
-		if len(cl.Grants) == 0 {
-			cl.Grants = []string{"client_credentials"}
-		}
-		if err := config.ValidateClient(cfg, config.Client{
-			ID: cl.ID, Name: cl.Name, Grants: cl.Grants, Scopes: cl.Scopes, RedirectURIs: cl.RedirectURIs,
-			AllowedOrigins: cl.AllowedOrigins, FirstParty: cl.FirstParty, Owner: cl.Owner,
-		}, !*public); err != nil {
-			return err
-		}
-		if *owner != "" {
-			if _, err := st.GetUser(ctx, *owner); err != nil {
-				return fmt.Errorf("owner %q: %w", *owner, err)
-			}
-		}
-		var sec string
-		if !*public {
-			var err error
-			if sec, err = secret.NewClientSecret(); err != nil {
-				return err
-			}
-			cl.SecretHash = secret.HashSecret(sec)
-		}
-		if err := st.CreateClient(ctx, cl); err != nil {
-			if nt, ok := errors.AsType[*store.NameTakenError](err); ok {
-				return nt
-			}
-			if errors.Is(err, store.ErrConflict) {
-				return fmt.Errorf("a client with id %q already exists", cl.ID)
-			}
+			AllowedOrigins: origins, FirstParty: *firstParty, Owner: *owner, Plan: *plan, Public: *public,
+		})
+		if err != nil {
 			return err
 		}
 		if *asJSON {
@@ -246,7 +212,7 @@ created later with the same id does not bring them back.`)
 	}
 	id := c.positional[0]
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
-		err := st.DeleteClient(ctx, id, c.env.Now().UTC(), signing.MaxTokenLifetime(cfg))
+		err := c.commandService(cfg, st).DeleteClient(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no client with id %q", id)
 		}
@@ -274,7 +240,7 @@ portal login ends at once.`)
 	}
 	name := c.positional[0]
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
-		err := st.DeleteUser(ctx, name, c.env.Now().UTC(), signing.MaxTokenLifetime(cfg))
+		err := c.commandService(cfg, st).DeleteUser(ctx, name)
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no user named %q", name)
 		}
@@ -315,36 +281,13 @@ case-insensitively): both appear as the sub of tokens.`)
 		return fmt.Errorf("read password: %w", err)
 	}
 	pw := strings.TrimRight(line, "\r\n")
-	if len(pw) < 8 {
-		return errors.New("the password (read from stdin) must have at least 8 characters")
-	}
-	if name == "" || len(name) > 64 || strings.TrimSpace(name) != name {
-		return fmt.Errorf("invalid user name %q", name)
-	}
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
-		entitled, err := userScopes(cfg, scopes)
+		u, err := c.commandService(cfg, st).CreateUser(ctx, service.NewUser{Name: name, Password: pw, Admin: *admin,
+			Scopes: scopes, Plan: *plan})
 		if err != nil {
 			return err
 		}
-		if *plan != "" {
-			if err := config.CheckPlanRef(cfg, *plan); err != nil {
-				return fmt.Errorf("--plan: %w", err)
-			}
-		}
-		hash, err := secret.HashPassword(pw)
-		if err != nil {
-			return err
-		}
-		if err := st.CreateUser(ctx, store.User{Name: name, PasswordHash: hash, Admin: *admin, Scopes: entitled,
-			Plan: *plan, CreatedAt: c.env.Now().UTC()}); err != nil {
-			if nt, ok := errors.AsType[*store.NameTakenError](err); ok {
-				return nt
-			}
-			if errors.Is(err, store.ErrConflict) {
-				return fmt.Errorf("a user named %q already exists", name)
-			}
-			return err
-		}
+		entitled := nonNil(u.Scopes)
 		if *asJSON {
 			return c.printJSON(map[string]any{"user": name, "admin": *admin, "scopes": entitled, "plan": *plan})
 		}
@@ -409,9 +352,9 @@ gateway refuses its access tokens within a second.`)
 	if err := c.parse(1, 1); err != nil {
 		return err
 	}
-	return c.withStore(ctx, func(_ *config.Config, st store.Store) error {
-		if err := st.RevokeSession(ctx, c.positional[0], c.env.Now().UTC()); err != nil {
-			return fmt.Errorf("session %q: %w", c.positional[0], err)
+	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
+		if err := c.commandService(cfg, st).RevokeSession(ctx, c.positional[0]); err != nil {
+			return err
 		}
 		if *asJSON {
 			return c.printJSON(map[string]any{"session_id": c.positional[0], "revoked": true})

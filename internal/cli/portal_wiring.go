@@ -11,6 +11,7 @@ import (
 	"github.com/clearance-gw/clearance/authz/metering"
 	"github.com/clearance-gw/clearance/authz/portal"
 	"github.com/clearance-gw/clearance/authz/revocation"
+	"github.com/clearance-gw/clearance/authz/service"
 	"github.com/clearance-gw/clearance/authz/signing"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/authz/websession"
@@ -30,8 +31,8 @@ func newPortal(cfg *config.Config, current func() *config.Config, st store.Store
 	if err != nil {
 		return nil, err
 	}
-	revoker := sessionRevoker{st: st, revs: revs, now: env.Now, lifetime: iss.MaxTokenLifetime,
-		log: logger.With("component", "portal")}
+	revoker := service.New(st, service.Options{Config: current, Now: env.Now, MaxTokenLifetime: iss.MaxTokenLifetime,
+		Revocations: revs, Logger: logger.With("component", "portal")})
 	return portal.New(st, portal.Options{
 		Now:           env.Now,
 		Logger:        logger,
@@ -58,43 +59,6 @@ func (m portalMinter) MintA2A(ctx context.Context, clientID, user string) (strin
 
 func (m portalMinter) MintImplicit(ctx context.Context, clientID, user, scope string) (string, int64, error) {
 	return m.iss.MintImplicit(ctx, clientID, user, scope)
-}
-
-// sessionRevoker revokes in the store and in this instance's revocation
-// set at once (other instances learn it from the store).
-type sessionRevoker struct {
-	st       store.Store
-	revs     *revocation.Set
-	now      func() time.Time
-	lifetime func() time.Duration // the longest token lifetime of the config in force
-	log      *slog.Logger
-}
-
-// DeleteClient deletes the client in the store, which records in the same
-// transaction the revocation of its sessions and the cutoff of its tokens,
-// then reads those into this instance's revocation set at once.
-func (r sessionRevoker) DeleteClient(ctx context.Context, id string) error {
-	if err := r.st.DeleteClient(ctx, id, r.now(), r.lifetime()); err != nil {
-		return err
-	}
-	if err := r.revs.Sync(ctx); err != nil {
-		// Deleted all the same: the set's next poll reads it.
-		r.log.WarnContext(ctx, "revocations of a deleted client not read at once", "client_id", id, "error", err)
-	}
-	return nil
-}
-
-func (r sessionRevoker) RevokeSession(ctx context.Context, id string) error {
-	now := r.now()
-	if err := r.st.RevokeSession(ctx, id, now); err != nil {
-		return err
-	}
-	s, err := r.st.GetSession(ctx, id)
-	if err != nil {
-		return err
-	}
-	r.revs.Add(store.Revocation{SessionID: id, ExpiresAt: s.ExpiresAt})
-	return nil
 }
 
 // usageReporter gives the portal a client's usage under the config in

@@ -35,7 +35,8 @@ import (
 func runServe(ctx context.Context, c *cmdContext) error {
 	fs := c.flags("[--config PATH] [--watch]", `
 Runs the gateway: the public listener (your API routes, the OAuth endpoints)
-and the admin listener (/metrics, /healthz, /readyz).
+and the admin listener (/metrics, /healthz, /readyz, the admin API under
+/admin/api/v1).
 
 Send SIGHUP to reload the configuration file. A reload applies to every part
 of the gateway or to none: a file with problems, or one that changes what is
@@ -283,7 +284,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	}
 	g.proxy = h
 	g.handler = h
-	g.admin = proxy.NewAdmin(reg, g.ready)
+	g.admin = g.adminHandler(proxy.NewAdmin(reg, g.ready), keys)
 
 	go revs.Run(gctx)
 	go origins.Run(gctx)

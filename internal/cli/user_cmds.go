@@ -5,28 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/clearance-gw/clearance/authz/service"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
 )
-
-// userScopes checks the --scope values of a user command: each a scope the
-// config declares. Repeats are listed once.
-func userScopes(cfg *config.Config, scopes []string) ([]string, error) {
-	out := []string{}
-	for _, s := range scopes {
-		if !cfg.KnownScope(s) {
-			return nil, fmt.Errorf("unknown scope %q: declare it under scopes: in %s", s, cfg.File)
-		}
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out, nil
-}
 
 // userJSON is a user as the commands print it: never the password hash.
 type userJSON struct {
@@ -70,29 +55,19 @@ clients stop getting a scope taken away here from their next token on
 		return errors.New("nothing to change: give --scope, --clear-scopes or --plan")
 	}
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
-		entitled, err := userScopes(cfg, scopes)
+		var change service.UserChange
+		if *clearScopes || len(scopes) > 0 {
+			list := []string(scopes)
+			change.Scopes = &list
+		}
+		if plan.set {
+			change.Plan = &plan.v
+		}
+		u, err := c.commandService(cfg, st).UpdateUser(ctx, name, change)
 		if err != nil {
 			return err
 		}
-		if plan.set && plan.v != "" {
-			if err := config.CheckPlanRef(cfg, plan.v); err != nil {
-				return fmt.Errorf("--plan: %w", err)
-			}
-		}
-		u, err := st.GetUser(ctx, name)
-		if err != nil {
-			return fmt.Errorf("user %q: %w", name, err)
-		}
-		if *clearScopes || len(scopes) > 0 {
-			u.Scopes = entitled
-		}
-		if plan.set {
-			u.Plan = plan.v
-		}
-		entitled = u.Scopes
-		if err := st.UpdateUser(ctx, u); err != nil {
-			return fmt.Errorf("user %q: %w", name, err)
-		}
+		entitled := u.Scopes
 		if *asJSON {
 			return c.printJSON(toUserJSON(u))
 		}

@@ -132,6 +132,14 @@ CREATE TABLE usage (
 );
 CREATE INDEX usage_day ON usage (day);
 `,
+		// admin API keys (SPEC §12), by hash only.
+		`
+CREATE TABLE admin_keys (
+	name       text PRIMARY KEY,
+	hash       bytea NOT NULL,
+	created_at timestamptz NOT NULL
+);
+`,
 	}
 }
 

@@ -144,6 +144,14 @@ CREATE TABLE usage (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX usage_day ON usage (day);
 `,
+		// Admin API keys (SPEC §12), by hash only.
+		`
+CREATE TABLE admin_keys (
+	name       TEXT PRIMARY KEY,
+	hash       BLOB NOT NULL,
+	created_at INTEGER NOT NULL
+) STRICT;
+`,
 	}
 }
 

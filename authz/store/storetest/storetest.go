@@ -58,6 +58,7 @@ func Run(t *testing.T, open Opener) {
 		{"prune", testPrune},
 		{"signing_keys", testSigningKeys},
 		{"subscriptions", testSubscriptions},
+		{"admin_keys", testAdminKeys},
 		{"usage", testUsage},
 		{"usage_concurrent", testUsageConcurrent},
 		{"times", testTimes},
