@@ -6,8 +6,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lestrrat-go/jwx/v2/jwa"
 	"gopkg.in/yaml.v3"
 
+	"github.com/clearance-gw/clearance/authz/sigkey"
 	"github.com/clearance-gw/clearance/internal/clientip"
 )
 
@@ -106,10 +108,8 @@ func (v *validator) top(c *Config) {
 	}
 
 	t := &c.Tokens
-	switch t.Alg {
-	case "RS256", "ES256", "EdDSA":
-	default:
-		v.at(&t.Alg)("tokens.alg: %s is not supported: use RS256, ES256 or EdDSA", quote(t.Alg))
+	if !sigkey.CanSign(jwa.SignatureAlgorithm(t.Alg)) {
+		v.at(&t.Alg)("tokens.alg: %s is not supported: use %s", quote(t.Alg), sigkey.Either(sigkey.Signing()))
 	}
 	if t.Audience == "" {
 		v.at(&t.Audience, t)("tokens.audience: must not be empty")
