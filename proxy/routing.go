@@ -43,14 +43,12 @@ type endpoint struct {
 	m       *routeMetrics
 }
 
-// Defaults used when a route leaves a field at zero (config.Load fills
-// them; literal configs may not).
+// The config is trusted to be validated (config.Load and Revalidate): the
+// realm and the route timeouts are set there. max_idle_conns may be 0,
+// which means the default.
 const (
-	defaultTimeout      = 30 * time.Second
-	defaultDialTimeout  = 5 * time.Second
 	defaultMaxIdleConns = 256
 	tlsHandshakeTimeout = 10 * time.Second
-	defaultRealm        = "clearance"
 )
 
 func (h *Handler) buildEndpoints(eps []Endpoint) ([]endpoint, error) {
@@ -84,9 +82,6 @@ func (h *Handler) buildEndpoints(eps []Endpoint) ([]endpoint, error) {
 func (h *Handler) buildTable(cfg *config.Config) (*table, error) {
 	t := &table{routes: make(map[string]*route, len(cfg.Routes)), realm: cfg.Realm, maxHeader: cfg.Server.MaxHeaderBytes,
 		used: map[transportKey]*http.Transport{}}
-	if t.realm == "" {
-		t.realm = defaultRealm
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var errs []error
@@ -142,13 +137,7 @@ func (h *Handler) buildRoute(c config.Route) (*route, transportKey, error) {
 	rt.cfg.Scopes = append([]string(nil), c.Scopes...)
 	rt.cfg.AnyScopes = append([]string(nil), c.AnyScopes...)
 	rt.cfg.AllowedOrigins = append([]string(nil), c.AllowedOrigins...)
-	if rt.timeout <= 0 {
-		rt.timeout = defaultTimeout
-	}
 	key = transportKey{scheme: u.Scheme, host: u.Host, dial: c.DialTimeout.D(), header: rt.timeout, maxIdle: c.MaxIdleConns, insecure: c.TLSInsecureSkip}
-	if key.dial <= 0 {
-		key.dial = defaultDialTimeout
-	}
 	if key.maxIdle <= 0 {
 		key.maxIdle = defaultMaxIdleConns
 	}
