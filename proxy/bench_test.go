@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -39,7 +40,7 @@ func BenchmarkProxyServeHTTP(b *testing.B) {
 	b.Cleanup(h.CloseIdleConnections)
 
 	target, _ := url.Parse(up.URL)
-	tr := newTransport(transportKey{dial: defaultDialTimeout, header: defaultTimeout, maxIdle: defaultMaxIdleConns})
+	tr := newTransport(transportKey{dial: 5 * time.Second, header: 30 * time.Second, maxIdle: defaultMaxIdleConns})
 	b.Cleanup(tr.CloseIdleConnections)
 	bare := &httputil.ReverseProxy{
 		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(target); pr.SetXForwarded() },

@@ -791,8 +791,10 @@ func TestStalledBodyIsAbortedAndLogged(t *testing.T) {
 func TestHeadersTooLargeIsJSON(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer up.Close()
-	cfg := &config.Config{Realm: "clearance", Server: config.Server{MaxHeaderBytes: 4096},
-		Routes: []config.Route{{Name: "open", Path: "/open/", Upstream: up.URL, Public: true}}}
+	open := testRoute("open", "/open/", up.URL)
+	open.Public = true
+	cfg := testConfig(open)
+	cfg.Server.MaxHeaderBytes = 4096
 	h, err := New(cfg, nil, Options{Logger: slog.New(slog.DiscardHandler), Metrics: NewMetrics(prometheus.NewRegistry())})
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"path"
 	"strings"
@@ -271,4 +272,66 @@ func validHeaderValue(v string) bool {
 		}
 	}
 	return true
+}
+
+// rewrite builds the outbound request from the inbound one.
+func (h *Handler) rewrite(rt *route, pr *httputil.ProxyRequest) {
+	in, out := pr.In, pr.Out
+	ex := exchangeFrom(in.Context())
+
+	p, raw := forwardPath(in.URL, cleanPath(in.URL.Path))
+	if rt.cfg.StripPrefix && rt.depth > 0 {
+		p, raw = stripRoutePrefix(p, raw, rt.depth)
+	}
+	out.URL.Path, out.URL.RawPath = p, raw
+	out.URL.RawQuery = stripQueryParam(out.URL.RawQuery, tokenParam)
+	pr.SetURL(rt.target)
+	pr.SetXForwarded()
+
+	hd := out.Header
+	for k := range hd {
+		if spoofable(k) || (!rt.cfg.ForwardAuthorization && strings.EqualFold(k, "Authorization")) {
+			delete(hd, k)
+		}
+	}
+	// The gateway's own cookies (the portal session, a 12-hour
+	// credential) are not the upstream's business.
+	if cs, ok := hd["Cookie"]; ok {
+		if cs = withoutOwnCookies(cs); len(cs) == 0 {
+			delete(hd, "Cookie")
+		} else {
+			hd["Cookie"] = cs
+		}
+	}
+	if ex == nil {
+		return
+	}
+	// One backing array for every value set here; each header gets a
+	// full slice expression so an append cannot spill into its neighbour.
+	vals := make([]string, 0, 6)
+	set := func(k, v string) {
+		vals = append(vals, v)
+		n := len(vals)
+		hd[k] = vals[n-1 : n : n]
+	}
+	if ex.authed {
+		if v := ex.principal.Subject; v != "" {
+			set("X-Auth-Subject", v)
+		}
+		if v := ex.principal.ClientID; v != "" {
+			set("X-Auth-Client-Id", v)
+		}
+		if len(ex.principal.Scopes) > 0 {
+			set("X-Auth-Scope", ex.principal.Scopes.String())
+		}
+		// The issuer tells tenants apart: "alice" of a trusted issuer
+		// is not the gateway's own alice.
+		if v := ex.principal.Issuer; v != "" {
+			set("X-Auth-Issuer", v)
+		}
+		if v := ex.principal.Actor; v != "" {
+			set("X-Auth-Actor", v)
+		}
+	}
+	set("X-Request-Id", ex.id)
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -35,4 +36,41 @@ func newTransport(k transportKey) *http.Transport {
 		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
 	}
 	return t
+}
+
+// timedTransport measures the upstream exchange (until response headers)
+// into the request's exchange.
+type timedTransport struct {
+	rt  http.RoundTripper
+	now func() time.Time
+}
+
+func (t *timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := t.now()
+	resp, err := t.rt.RoundTrip(r)
+	if ex := exchangeFrom(r.Context()); ex != nil {
+		ex.proxied = true
+		ex.upstream = t.now().Sub(start)
+	}
+	return resp, err
+}
+
+// bufferPool recycles ReverseProxy's copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+const copyBufferSize = 32 << 10
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, copyBufferSize)
+}
+
+func (b *bufferPool) Put(buf []byte) {
+	if cap(buf) != copyBufferSize {
+		return
+	}
+	buf = buf[:copyBufferSize]
+	b.p.Put(&buf)
 }

@@ -56,14 +56,10 @@ type Options struct {
 	HTTPClient *http.Client
 }
 
-// Defaults applied when a config leaves them zero (Load normally fills them).
-const (
-	defaultRefreshInterval    = 15 * time.Minute
-	defaultMinRefetchInterval = time.Minute
-	// refreshWindow is how often the jwk.Cache looks for due refreshes; a
-	// shorter refresh interval is raised to it.
-	refreshWindow = time.Minute
-)
+// refreshWindow is how often the jwk.Cache looks for due refreshes; a
+// shorter refresh interval is raised to it. The intervals themselves come
+// from the validated config (config.Load sets their defaults).
+const refreshWindow = time.Minute
 
 // Guard checks bearer tokens for routes: extract, verify (with the
 // verified-token cache), revocation, then the policy steps.
@@ -428,11 +424,7 @@ func (g *Guard) build(cfg *config.Config) (*state, []*remote, error) {
 		st.tokens = c
 	}
 	if cfg.Issuer != "" {
-		aud := cfg.Tokens.Audience
-		if aud == "" {
-			aud = cfg.Issuer
-		}
-		st.local = g.newIssuerPolicy(cfg.Issuer, true, []string{aud}, leeway)
+		st.local = g.newIssuerPolicy(cfg.Issuer, true, []string{cfg.Tokens.Audience}, leeway)
 	}
 
 	var errs []error
@@ -511,12 +503,6 @@ func (g *Guard) buildTrusted(st *state, ti config.TrustedIssuer, leeway time.Dur
 		refresh:    max(ti.RefreshInterval.D(), refreshWindow),
 		minRefetch: ti.MinRefetchInterval.D(),
 		algs:       joinAlgs(algs),
-	}
-	if ti.RefreshInterval == 0 {
-		set.refresh = defaultRefreshInterval
-	}
-	if set.minRefetch <= 0 {
-		set.minRefetch = defaultMinRefetchInterval
 	}
 	if r := st.remotes[ti.JWKSURL]; r != nil {
 		if r.settings != set {

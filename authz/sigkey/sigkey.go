@@ -1,9 +1,12 @@
 // Package sigkey says which JSON Web Keys and signature algorithms the
-// gateway accepts for verifying tokens. It is the one copy of that rule:
-// the guard reads every key set through it (its own keys, inline sets,
-// fetched JWKS documents), and config validation checks an inline or file
-// key set of trusted_issuers with it, so that "clearance check" refuses
-// exactly the sets a running gateway would refuse.
+// gateway accepts for verifying tokens, and which of those algorithms it
+// signs its own tokens with. It is the one copy of that rule, and its
+// algorithm table the one list of algorithms and their key types: the guard
+// reads every key set through it (its own keys, inline sets, fetched JWKS
+// documents), config validation checks tokens.alg and an inline or file key
+// set of trusted_issuers with it, so that "clearance check" refuses exactly
+// the sets a running gateway would refuse, and the signing keyring generates
+// and checks its keys by it.
 package sigkey
 
 import (
@@ -26,15 +29,80 @@ const MinRSABits = 2048
 // DefaultAlgorithm is the algorithm of an issuer that configures none.
 const DefaultAlgorithm = jwa.RS256
 
+// Algorithm is what the gateway knows of one JWS algorithm it accepts.
+type Algorithm struct {
+	Name    jwa.SignatureAlgorithm
+	KeyType jwa.KeyType    // jwa.RSA, jwa.EC or jwa.OKP (Ed25519)
+	Curve   elliptic.Curve // EC: the one curve the algorithm takes; nil otherwise
+	// Signs: the gateway signs its own tokens with it (tokens.alg), with a
+	// generated key of KeyType and Curve (RSA: MinRSABits).
+	Signs bool
+}
+
+// algorithms is the table of every algorithm the gateway accepts; "none"
+// and the HMAC algorithms are never in it. It is returned by value so that
+// no caller can change it.
+func algorithms() [10]Algorithm {
+	return [...]Algorithm{
+		{Name: jwa.RS256, KeyType: jwa.RSA, Signs: true},
+		{Name: jwa.RS384, KeyType: jwa.RSA},
+		{Name: jwa.RS512, KeyType: jwa.RSA},
+		{Name: jwa.PS256, KeyType: jwa.RSA},
+		{Name: jwa.PS384, KeyType: jwa.RSA},
+		{Name: jwa.PS512, KeyType: jwa.RSA},
+		{Name: jwa.ES256, KeyType: jwa.EC, Curve: elliptic.P256(), Signs: true},
+		{Name: jwa.ES384, KeyType: jwa.EC, Curve: elliptic.P384()},
+		{Name: jwa.ES512, KeyType: jwa.EC, Curve: elliptic.P521()},
+		{Name: jwa.EdDSA, KeyType: jwa.OKP, Signs: true},
+	}
+}
+
+// Lookup returns the table entry of alg; ok is false for an algorithm the
+// gateway does not accept.
+func Lookup(alg jwa.SignatureAlgorithm) (Algorithm, bool) {
+	for _, a := range algorithms() {
+		if a.Name == alg {
+			return a, true
+		}
+	}
+	return Algorithm{}, false
+}
+
 // Accepted reports whether alg is an asymmetric JWS algorithm the gateway
 // verifies. "none" and the HMAC algorithms never are.
 func Accepted(alg jwa.SignatureAlgorithm) bool {
-	switch alg {
-	case jwa.RS256, jwa.RS384, jwa.RS512, jwa.PS256, jwa.PS384, jwa.PS512,
-		jwa.ES256, jwa.ES384, jwa.ES512, jwa.EdDSA:
-		return true
+	_, ok := Lookup(alg)
+	return ok
+}
+
+// CanSign reports whether the gateway signs its own tokens with alg.
+func CanSign(alg jwa.SignatureAlgorithm) bool {
+	a, ok := Lookup(alg)
+	return ok && a.Signs
+}
+
+// Signing returns the algorithms the gateway signs its own tokens with, in
+// the table's order.
+func Signing() []jwa.SignatureAlgorithm {
+	var out []jwa.SignatureAlgorithm
+	for _, a := range algorithms() {
+		if a.Signs {
+			out = append(out, a.Name)
+		}
 	}
-	return false
+	return out
+}
+
+// Either lists algorithms for a message: "RS256, ES256 or EdDSA".
+func Either(algs []jwa.SignatureAlgorithm) string {
+	s := make([]string, len(algs))
+	for i, a := range algs {
+		s[i] = a.String()
+	}
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 // ParseAlgorithms turns configured algorithm names into algorithms, in
@@ -115,8 +183,12 @@ func Read(k jwk.Key, algs []jwa.SignatureAlgorithm, strict bool) (Key, error) {
 // Pairs reports whether raw is a key alg can verify with: the right type,
 // curve and size.
 func Pairs(alg jwa.SignatureAlgorithm, raw any) error {
-	switch alg {
-	case jwa.RS256, jwa.RS384, jwa.RS512, jwa.PS256, jwa.PS384, jwa.PS512:
+	a, ok := Lookup(alg)
+	if !ok {
+		return fmt.Errorf("algorithm %q is not accepted", alg)
+	}
+	switch a.KeyType {
+	case jwa.RSA:
 		k, ok := raw.(*rsa.PublicKey)
 		if !ok {
 			return fmt.Errorf("%s needs an RSA key, not %T", alg, raw)
@@ -125,25 +197,18 @@ func Pairs(alg jwa.SignatureAlgorithm, raw any) error {
 			return fmt.Errorf("%s needs an RSA key of at least %d bits", alg, MinRSABits)
 		}
 		return nil
-	case jwa.ES256, jwa.ES384, jwa.ES512:
+	case jwa.EC:
 		k, ok := raw.(*ecdsa.PublicKey)
 		if !ok {
 			return fmt.Errorf("%s needs an EC key, not %T", alg, raw)
 		}
-		want := elliptic.P256()
-		switch alg {
-		case jwa.ES384:
-			want = elliptic.P384()
-		case jwa.ES512:
-			want = elliptic.P521()
-		}
-		if k.Curve != want {
-			return fmt.Errorf("%s needs curve %s", alg, want.Params().Name)
+		if k.Curve != a.Curve {
+			return fmt.Errorf("%s needs curve %s", alg, a.Curve.Params().Name)
 		}
 		return nil
-	case jwa.EdDSA:
+	case jwa.OKP:
 		if _, ok := raw.(ed25519.PublicKey); !ok {
-			return fmt.Errorf("EdDSA needs an Ed25519 key, not %T", raw)
+			return fmt.Errorf("%s needs an Ed25519 key, not %T", alg, raw)
 		}
 		return nil
 	default:

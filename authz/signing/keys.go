@@ -11,7 +11,6 @@ import (
 	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -31,6 +30,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
+	"github.com/clearance-gw/clearance/authz/sigkey"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
 	"github.com/clearance-gw/clearance/internal/periodic"
@@ -108,50 +108,40 @@ func newAEAD(kek []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// signingAlg maps a configured algorithm name to jwx's.
+// signingAlg maps a configured algorithm name to jwx's; "" is RS256.
 func signingAlg(name string) (jwa.SignatureAlgorithm, error) {
-	switch name {
-	case "", "RS256":
+	if name == "" {
 		return jwa.RS256, nil
-	case "ES256":
-		return jwa.ES256, nil
-	case "EdDSA":
-		return jwa.EdDSA, nil
 	}
-	return "", fmt.Errorf("unsupported signing algorithm %q (want RS256, ES256 or EdDSA)", name)
+	if alg := jwa.SignatureAlgorithm(name); sigkey.CanSign(alg) {
+		return alg, nil
+	}
+	return "", fmt.Errorf("unsupported signing algorithm %q (want %s)", name, sigkey.Either(sigkey.Signing()))
 }
 
-// generateKey makes a private key paired with alg: RS256 → RSA-2048,
-// ES256 → P-256, EdDSA → Ed25519.
+// generateKey makes a private key paired with alg by sigkey's table:
+// RS256 → RSA-2048, ES256 → P-256, EdDSA → Ed25519.
 func generateKey(alg jwa.SignatureAlgorithm) (crypto.Signer, error) {
-	switch alg {
-	case jwa.RS256:
-		return rsa.GenerateKey(rand.Reader, 2048)
-	case jwa.ES256:
-		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case jwa.EdDSA:
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		return k, err
+	if a, ok := sigkey.Lookup(alg); ok && a.Signs {
+		switch a.KeyType {
+		case jwa.RSA:
+			return rsa.GenerateKey(rand.Reader, sigkey.MinRSABits)
+		case jwa.EC:
+			return ecdsa.GenerateKey(a.Curve, rand.Reader)
+		case jwa.OKP:
+			_, k, err := ed25519.GenerateKey(rand.Reader)
+			return k, err
+		}
 	}
 	return nil, fmt.Errorf("unsupported signing algorithm %q", alg)
 }
 
 // checkPair refuses a key that does not belong to alg (jwx does not check
-// the curve against the algorithm).
+// the curve against the algorithm): its public half must pair with alg by
+// sigkey's rule, and alg must be one the gateway signs with.
 func checkPair(alg jwa.SignatureAlgorithm, k any) error {
-	switch k := k.(type) {
-	case *rsa.PrivateKey:
-		if alg == jwa.RS256 && k.N.BitLen() >= 2048 {
-			return nil
-		}
-	case *ecdsa.PrivateKey:
-		if alg == jwa.ES256 && k.Curve == elliptic.P256() {
-			return nil
-		}
-	case ed25519.PrivateKey:
-		if alg == jwa.EdDSA {
-			return nil
-		}
+	if s, ok := k.(crypto.Signer); ok && sigkey.CanSign(alg) && sigkey.Pairs(alg, s.Public()) == nil {
+		return nil
 	}
 	return fmt.Errorf("key of type %T does not fit algorithm %s", k, alg)
 }
