@@ -10,26 +10,42 @@ import (
 	"time"
 )
 
-// ProcCPU is the CPU time process pid has used (user and system, all its
-// threads), from /proc/PID/schedstat (nanoseconds).
+// userHZ is the unit of the CPU times in /proc/PID/stat (USER_HZ, 100
+// on every Linux architecture Go supports).
+const userHZ = 100
+
+// ProcCPU is the CPU time process pid has used, user and system, summed
+// over all its threads (/proc/PID/stat; /proc/PID/schedstat would count
+// only the main thread), to 10 ms.
 func ProcCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
 	}
-	return parseSchedstat(b)
+	return parseStat(b)
 }
 
-func parseSchedstat(b []byte) (time.Duration, error) {
-	f := strings.Fields(string(b))
-	if len(f) < 1 {
-		return 0, fmt.Errorf("schedstat: %q", b)
+func parseStat(b []byte) (time.Duration, error) {
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// fields are counted after its last ')'. utime and stime are fields
+	// 14 and 15.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("stat: %q", b)
 	}
-	ns, err := strconv.ParseInt(f[0], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("schedstat: %w", err)
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("stat: %q", b)
 	}
-	return time.Duration(ns), nil
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("stat: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
 }
 
 // ProcPeakRSS is the peak resident set size of process pid in bytes

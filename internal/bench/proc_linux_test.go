@@ -6,13 +6,15 @@ import (
 	"time"
 )
 
-func TestParseSchedstat(t *testing.T) {
-	d, err := parseSchedstat([]byte("123456789 4242 17\n"))
-	if err != nil || d != 123456789*time.Nanosecond {
+func TestParseStat(t *testing.T) {
+	// utime 250 and stime 50 ticks; the name holds a space and a ')'.
+	stat := "4242 (clear ance) x) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 50 0 0 20 0 8 0 100 800000000 5000 18446744073709551615\n"
+	d, err := parseStat([]byte(stat))
+	if err != nil || d != 3*time.Second {
 		t.Fatalf("got %v, %v", d, err)
 	}
-	if _, err := parseSchedstat([]byte("x 1 2")); err == nil {
-		t.Fatal("garbage accepted")
+	if _, err := parseStat([]byte("4242 (x) S 1 2")); err == nil {
+		t.Fatal("short line accepted")
 	}
 }
 
