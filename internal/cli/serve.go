@@ -283,7 +283,10 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	}
 	g.proxy = h
 	g.handler = h
-	g.admin = proxy.NewAdmin(reg, g.ready)
+	pprofMode, _ := env.LookupEnv(pprofEnv)
+	if g.admin, err = withPprof(proxy.NewAdmin(reg, g.ready), pprofMode); err != nil {
+		return nil, err
+	}
 
 	go revs.Run(gctx)
 	go origins.Run(gctx)
