@@ -78,6 +78,9 @@ type Guard struct {
 
 	state atomic.Pointer[state]
 	local atomic.Pointer[keyring]
+	// keyGen counts changes of any key set (local or remote): a refusal
+	// remembered under an older generation is not trusted.
+	keyGen atomic.Uint64
 
 	mu      sync.Mutex         // serialises Update
 	ctx     context.Context    // lifetime of the jwk.Cache workers and JWKS requests
@@ -92,6 +95,37 @@ type state struct {
 	trusted map[string]*issuerPolicy
 	remotes map[string]*remote
 	tokens  *lru.Cache[[32]byte, cacheEntry] // nil: disabled
+	refused *lru.Cache[[32]byte, refusal]    // nil: disabled (with tokens)
+	// scopeErrs holds each route's insufficient_scope errors once built
+	// (*config.Route → *scopeErrors), so that refusing a token for its
+	// scopes allocates nothing. Routes are immutable; the map lives as
+	// long as the config.
+	scopeErrs sync.Map
+}
+
+type scopeErrors struct{ all, any *Error }
+
+// scopeErrorsOf returns route's insufficient_scope errors.
+func (st *state) scopeErrorsOf(route *config.Route) *scopeErrors {
+	if v, ok := st.scopeErrs.Load(route); ok {
+		return v.(*scopeErrors)
+	}
+	status := route.InsufficientScopeStatus
+	if status == 0 {
+		status = http.StatusUnauthorized
+	}
+	e := &scopeErrors{
+		all: ErrInsufficientScope.
+			WithDescription("scope", "the token lacks a required scope").
+			WithScope(strings.Join(route.Scopes, " ")).
+			WithStatus(status),
+		any: ErrInsufficientScope.
+			WithDescription("scope", "the token has none of the accepted scopes").
+			WithScope(strings.Join(route.AnyScopes, " ")).
+			WithStatus(status),
+	}
+	v, _ := st.scopeErrs.LoadOrStore(route, e)
+	return v.(*scopeErrors)
 }
 
 func (st *state) lookup(iss string) *issuerPolicy {
@@ -104,6 +138,26 @@ func (st *state) lookup(iss string) *issuerPolicy {
 type cacheEntry struct {
 	p        Principal
 	deadline time.Time // exp truncated to the second, plus leeway
+}
+
+// refusal is a remembered verification failure: a token refused once is
+// refused again from memory, without parsing or a signature check, while
+// the key sets are those it was refused under (keyGen).
+type refusal struct {
+	err    *Error
+	keyGen uint64
+}
+
+// lasting reports whether a verification failure holds for as long as the
+// config and the key sets do. Not: a failure to reach the keys
+// (transient), a token that is not valid yet (it becomes valid at its nbf
+// or iat), or an unknown kid (the issuer may publish it, and only asking
+// again, at most once per interval, tells; no signature is checked for it
+// anyway). An expired token never becomes valid again.
+func lasting(err error) bool {
+	e, ok := err.(*Error)
+	return ok && e.Code == ErrInvalidToken.Code &&
+		e != errNotYetValid && e != errIssuedInFuture && e != errUnknownKeyID
 }
 
 // policyStep is one decision taken after the token is verified and not
@@ -147,7 +201,7 @@ func NewGuard(ctx context.Context, cfg *config.Config, opts Options) (*Guard, er
 	}
 	g.client = jwksClient{ctx: ctx, c: hc}
 	g.cache = jwk.NewCache(ctx, jwk.WithRefreshWindow(refreshWindow), jwk.WithErrSink(errSink{g}))
-	g.steps = []policyStep{checkScopes, g.checkOrigin, g.checkSubscription, checkForwardable}
+	g.steps = []policyStep{g.checkScopes, g.checkOrigin, g.checkSubscription, checkForwardable}
 	if err := g.Update(cfg); err != nil {
 		return nil, err
 	}
@@ -180,11 +234,12 @@ func (g *Guard) Check(r *http.Request, route *config.Route) (Principal, error) {
 
 func (g *Guard) fail(err error) {
 	reason := "internal"
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := err.(*Error); ok {
+		reason = e.Reason
+	} else if e := (*Error)(nil); errors.As(err, &e) {
 		reason = e.Reason
 	}
-	g.metrics.authFailures.WithLabelValues(reason).Inc()
+	g.metrics.authFailure(reason).Inc()
 }
 
 // authenticate is extract → verify (cached) → revoked?. It returns the
@@ -218,10 +273,21 @@ func (g *Guard) revoked(p *Principal) bool {
 // verifyCached consults the verified-token cache, keyed by the SHA-256 of
 // the token, before verifying. An entry is used only while the token is
 // within its exp (plus leeway), by the same rule as verification.
+//
+// Refusals are remembered too, in a second cache of the same size, so that
+// a bad token sent again costs a hash and a lookup rather than a parse and
+// a signature check, which would make refusing dearer than accepting. Only
+// lasting failures are kept, and each is forgotten when any key set
+// changes (a key published later may verify it), when the config changes
+// (a new state starts empty), or when newer entries push it out. A token
+// that is not even shaped as a compact JWS is refused before hashing.
 func (g *Guard) verifyCached(ctx context.Context, st *state, tok string) (Principal, error) {
 	if st.tokens == nil {
 		p, _, err := g.verify(ctx, st, tok)
 		return p, err
+	}
+	if err := checkCompact(tok); err != nil {
+		return Principal{}, err
 	}
 	// The token is hashed in place: Sum256 only reads its input.
 	key := sha256.Sum256(unsafe.Slice(unsafe.StringData(tok), len(tok)))
@@ -232,9 +298,19 @@ func (g *Guard) verifyCached(ctx context.Context, st *state, tok string) (Princi
 		}
 		st.tokens.Remove(key)
 	}
+	// The generation is read before verifying: a refusal decided under
+	// keys that change meanwhile is stored as already stale.
+	gen := g.keyGen.Load()
+	if r, ok := st.refused.Get(key); ok && r.keyGen == gen {
+		g.hits.hit.Inc()
+		return Principal{}, r.err
+	}
 	g.hits.miss.Inc()
 	p, deadline, err := g.verify(ctx, st, tok)
 	if err != nil {
+		if lasting(err) {
+			st.refused.Add(key, refusal{err: err.(*Error), keyGen: gen})
+		}
 		return Principal{}, err
 	}
 	st.tokens.Add(key, cacheEntry{p: p, deadline: deadline})
@@ -243,25 +319,15 @@ func (g *Guard) verifyCached(ctx context.Context, st *state, tok string) (Princi
 
 // checkScopes is the scope policy: every route.Scopes, and one of
 // route.AnyScopes.
-func checkScopes(_ *http.Request, route *config.Route, p Principal, _ string) error {
+func (g *Guard) checkScopes(_ *http.Request, route *config.Route, p Principal, _ string) error {
 	if route == nil {
 		return nil
 	}
-	status := route.InsufficientScopeStatus
-	if status == 0 {
-		status = http.StatusUnauthorized
-	}
 	if !p.Scopes.HasAll(route.Scopes) {
-		return ErrInsufficientScope.
-			WithDescription("scope", "the token lacks a required scope").
-			WithScope(strings.Join(route.Scopes, " ")).
-			WithStatus(status)
+		return g.state.Load().scopeErrorsOf(route).all
 	}
 	if !p.Scopes.HasAny(route.AnyScopes) {
-		return ErrInsufficientScope.
-			WithDescription("scope", "the token has none of the accepted scopes").
-			WithScope(strings.Join(route.AnyScopes, " ")).
-			WithStatus(status)
+		return g.state.Load().scopeErrorsOf(route).any
 	}
 	return nil
 }
@@ -281,6 +347,7 @@ func (g *Guard) SetLocalKeys(set jwk.Set) error {
 		}
 	}
 	old := g.local.Swap(kr)
+	g.keyGen.Add(1)
 	if old != nil {
 		for kid := range old.byKID {
 			if _, ok := kr.byKID[kid]; !ok {
@@ -422,6 +489,9 @@ func (g *Guard) build(cfg *config.Config) (*state, []*remote, error) {
 			return nil, nil, fmt.Errorf("token cache: %w", err)
 		}
 		st.tokens = c
+		if st.refused, err = lru.New[[32]byte, refusal](cfg.TokenCacheSize); err != nil {
+			return nil, nil, fmt.Errorf("refused-token cache: %w", err)
+		}
 	}
 	if cfg.Issuer != "" {
 		st.local = g.newIssuerPolicy(cfg.Issuer, true, []string{cfg.Tokens.Audience}, leeway)
@@ -520,6 +590,7 @@ func (g *Guard) buildTrusted(st *state, ti config.TrustedIssuer, leeway time.Dur
 		label:    ti.Issuer,
 		settings: set,
 		cache:    g.cache,
+		keyGen:   &g.keyGen,
 		now:      g.now,
 		log:      g.log,
 		metrics:  g.metrics,

@@ -128,6 +128,7 @@ type remote struct {
 	label    string // issuer name, the metrics label
 	settings remoteSettings
 	cache    *jwk.Cache
+	keyGen   *atomic.Uint64 // the guard's, counted up when ring changes
 	now      func() time.Time
 	log      *slog.Logger
 	metrics  *Metrics
@@ -160,6 +161,7 @@ func (r *remote) postFetch(algs []jwa.SignatureAlgorithm) jwk.PostFetchFunc {
 			return nil, errors.New("no usable signing keys in the set")
 		}
 		r.ring.Store(kr)
+		r.keyGen.Add(1)
 		r.metrics.jwksRefresh.WithLabelValues(r.label, "ok").Inc()
 		return filtered, nil
 	}

@@ -1,6 +1,9 @@
 package guard
 
 import (
+	"sync"
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
@@ -12,6 +15,36 @@ type Metrics struct {
 	cacheHits    *prometheus.CounterVec // cache
 	cacheMisses  *prometheus.CounterVec // cache
 	jwksRefresh  *prometheus.CounterVec // issuer, result
+
+	// failures holds the authFailures counter of each reason seen so far,
+	// so that counting a refusal is a map read: no label hashing, no
+	// allocation. Copied on write, under mu.
+	failures atomic.Pointer[map[string]prometheus.Counter]
+	mu       sync.Mutex
+}
+
+// authFailure is the clearance_auth_failures_total counter of reason.
+func (m *Metrics) authFailure(reason string) prometheus.Counter {
+	if p := m.failures.Load(); p != nil {
+		if c, ok := (*p)[reason]; ok {
+			return c
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := map[string]prometheus.Counter{}
+	if p := m.failures.Load(); p != nil {
+		for k, v := range *p {
+			next[k] = v
+		}
+	}
+	c, ok := next[reason]
+	if !ok {
+		c = m.authFailures.WithLabelValues(reason)
+		next[reason] = c
+		m.failures.Store(&next)
+	}
+	return c
 }
 
 // NewMetrics registers the authz metrics on reg.

@@ -70,7 +70,7 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted a token expired at %v", p.Expiry)
 		}
 		// the policy step only ever answers with *Error as well
-		if err := checkScopes(nil, route, p, ""); err != nil {
+		if err := fx.guard.checkScopes(nil, route, p, ""); err != nil {
 			var e *Error
 			if !errors.As(err, &e) || e.Status != http.StatusForbidden {
 				t.Fatalf("policy error %v", err)

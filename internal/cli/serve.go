@@ -284,7 +284,12 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	}
 	g.proxy = h
 	g.handler = h
-	g.admin = g.adminHandler(proxy.NewAdmin(reg, g.ready), keys)
+	pprofMode, _ := env.LookupEnv(pprofEnv)
+	admin, err := withPprof(proxy.NewAdmin(reg, g.ready), pprofMode)
+	if err != nil {
+		return nil, err
+	}
+	g.admin = g.adminHandler(admin, keys)
 
 	go revs.Run(gctx)
 	go origins.Run(gctx)

@@ -1,0 +1,107 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Load is one closed-loop run: Conns workers, each with its own keep-alive
+// connection, send a request, read the whole answer, and send the next,
+// until Duration is over.
+type Load struct {
+	Conns    int
+	Duration time.Duration
+	// Worker returns the request source of worker w: each call of next
+	// returns the request to send. A request may be returned again once
+	// its answer was read (GET requests without a body are reused as is).
+	Worker func(w int) (next func() *http.Request)
+	// Expect is the status every answer should have; others are counted
+	// as Unexpected.
+	Expect int
+}
+
+// Result is what one run measured.
+type Result struct {
+	Requests   uint64        // answers read
+	Unexpected uint64        // answers with another status than Expect
+	Errors     uint64        // requests that failed without an answer
+	Elapsed    time.Duration // from the first request to the end
+	Latency    Histogram
+	LastStatus int // a status other than Expect, for the report
+}
+
+// Rate is answers per second.
+func (r *Result) Rate() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Requests) / r.Elapsed.Seconds()
+}
+
+// NewClient returns a client for conns concurrent keep-alive connections
+// to one host, with no proxy from the environment and no compression.
+func NewClient(conns int) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        conns,
+		MaxIdleConnsPerHost: conns,
+		MaxConnsPerHost:     conns,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}, Timeout: 30 * time.Second}
+}
+
+// Run runs l with client and returns the merged result. ctx ends it early.
+func Run(ctx context.Context, client *http.Client, l Load) *Result {
+	ctx, cancel := context.WithTimeout(ctx, l.Duration)
+	defer cancel()
+	results := make([]Result, l.Conns)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range l.Conns {
+		next := l.Worker(w)
+		res := &results[w]
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				req := next()
+				t0 := time.Now()
+				ans, err := client.Do(req)
+				if err != nil {
+					if ctx.Err() == nil {
+						res.Errors++
+					}
+					continue
+				}
+				_, err = io.Copy(io.Discard, ans.Body)
+				ans.Body.Close()
+				if err != nil {
+					res.Errors++
+					continue
+				}
+				res.Latency.Record(time.Since(t0))
+				res.Requests++
+				if ans.StatusCode != l.Expect {
+					res.Unexpected++
+					res.LastStatus = ans.StatusCode
+				}
+			}
+		})
+	}
+	wg.Wait()
+	total := &Result{Elapsed: time.Since(start)}
+	for i := range results {
+		r := &results[i]
+		total.Requests += r.Requests
+		total.Unexpected += r.Unexpected
+		total.Errors += r.Errors
+		total.Latency.Merge(&r.Latency)
+		if r.LastStatus != 0 {
+			total.LastStatus = r.LastStatus
+		}
+	}
+	return total
+}
