@@ -39,13 +39,21 @@ type Options struct {
 	// Plans names local clients' plans; nil: every local client is on
 	// default_plan.
 	Plans PlanView
-	// FlushInterval is how often Run writes counts to the store, default
-	// (and at most) one second.
+	// FlushInterval is how often Run writes counts to the store and reads
+	// back every instance's totals, default (and at most) DefaultFlush.
+	// An instance's count reaches the store within one interval and every
+	// other instance reads it within one more, so with half a second N
+	// instances overshoot a limit by at most one second of traffic
+	// (SPEC §11).
 	FlushInterval time.Duration
 	// IdleAfter is how long a client must have made no request before it
 	// is forgotten (and its bucket must be full again), default a minute.
 	IdleAfter time.Duration
 }
+
+// DefaultFlush is the longest interval between two flushes: a write and a
+// read-back within it twice make one second.
+const DefaultFlush = 500 * time.Millisecond
 
 // Meter counts metered requests in memory and writes them to the store.
 type Meter struct {
@@ -155,8 +163,8 @@ func New(st UsageStore, cfg *config.Config, opts Options) *Meter {
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
-	if m.interval <= 0 || m.interval > time.Second {
-		m.interval = time.Second
+	if m.interval <= 0 || m.interval > DefaultFlush {
+		m.interval = DefaultFlush
 	}
 	if m.idle <= 0 {
 		m.idle = int64(time.Minute)

@@ -3,7 +3,7 @@
 // its quota, and the per-day counts kept in the store.
 //
 // Counting happens in memory on the request path; Flush adds the counts to
-// the store and reads back the totals of every instance (Run does it once
+// the store and reads back the totals of every instance (Run does it twice
 // a second), so the request path never waits on the store and N instances
 // sharing a store overshoot a quota by at most about one second of their
 // traffic. Clients idle long enough for their bucket to be full again are
