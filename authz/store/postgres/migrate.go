@@ -132,6 +132,17 @@ CREATE TABLE usage (
 );
 CREATE INDEX usage_day ON usage (day);
 `,
+		// 3: session generations: a session counts its refreshes, its
+		// access tokens name the generation they were minted in, and a
+		// rotation revokes the generations below the new one with one
+		// revocation row per session (revocations.generation > 0),
+		// replaced at each rotation, instead of one row per rotated-out
+		// token. Sessions of before have generation 0: their tokens are
+		// revoked by jti.
+		`
+ALTER TABLE sessions ADD COLUMN generation bigint NOT NULL DEFAULT 0;
+ALTER TABLE revocations ADD COLUMN generation bigint NOT NULL DEFAULT 0;
+`,
 	}
 }
 

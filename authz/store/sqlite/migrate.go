@@ -144,6 +144,16 @@ CREATE TABLE usage (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX usage_day ON usage (day);
 `,
+		// Session generations: a session counts its refreshes, its access
+		// tokens name the generation they were minted in, and a rotation
+		// revokes the generations below the new one with one revocation
+		// row per session (revocations.generation > 0), replaced at each
+		// rotation, instead of one row per rotated-out token. Sessions of
+		// before have generation 0: their tokens are revoked by jti.
+		`
+ALTER TABLE sessions ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE revocations ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+`,
 	}
 }
 
