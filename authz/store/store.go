@@ -508,9 +508,49 @@ type Usage interface {
 	UsageTotals(ctx context.Context, keys []string, day time.Time) (map[string]UsageTotal, error)
 }
 
+// Change is one committed change that in-memory views depend on: the
+// client (Kind ChangeClient, Key its id) was created, changed or deleted,
+// or the user (ChangeUser, Key the name) was. A view reads the thing again
+// (or finds it gone) and applies the difference, so following the store
+// costs per change, not per row.
+type Change struct {
+	Seq  int64
+	Kind string
+	Key  string
+}
+
+// The kinds of Change.
+const (
+	ChangeClient = "client"
+	ChangeUser   = "user"
+)
+
+// ErrChangesPruned is returned by ChangesSince when changes after the seq
+// asked for are no longer kept: the caller loads its view whole again.
+var ErrChangesPruned = errors.New("changes pruned: load the view again")
+
+// ChangesKept is how many of the latest changes Prune keeps: a view that
+// has fallen further behind loads whole again.
+const ChangesKept = 100_000
+
+// Changes is the change feed: every write that creates, changes or
+// deletes a client or a user records a Change in the same transaction.
+// Seq increases with every change, and an implementation never makes a
+// change visible after one with a higher Seq: a follower that remembers
+// the highest Seq it saw misses nothing.
+type Changes interface {
+	// ChangesSince returns the changes with Seq > seq, by Seq;
+	// ErrChangesPruned when some of them have been pruned.
+	ChangesSince(ctx context.Context, seq int64) ([]Change, error)
+	// LatestChange returns the highest Seq recorded (0: none). A view
+	// reads it before loading whole, then follows from there.
+	LatestChange(ctx context.Context) (int64, error)
+}
+
 // Store is the whole state. Callers should declare the smaller interface
 // they use (or one of the above).
 type Store interface {
+	Changes
 	Clients
 	Users
 	Sessions

@@ -132,7 +132,7 @@ CREATE TABLE usage (
 );
 CREATE INDEX usage_day ON usage (day);
 `,
-		// 3: session generations: a session counts its refreshes, its
+		// 3: session generations, and the change feed: a session counts its refreshes, its
 		// access tokens name the generation they were minted in, and a
 		// rotation revokes the generations below the new one with one
 		// revocation row per session (revocations.generation > 0),
@@ -142,6 +142,13 @@ CREATE INDEX usage_day ON usage (day);
 		`
 ALTER TABLE sessions ADD COLUMN generation bigint NOT NULL DEFAULT 0;
 ALTER TABLE revocations ADD COLUMN generation bigint NOT NULL DEFAULT 0;
+-- The change feed of clients and users (store.Changes). Inserts hold the
+-- changes lock, so seq values commit in order.
+CREATE TABLE changes (
+	seq  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	kind text NOT NULL,
+	key  text NOT NULL
+);
 `,
 	}
 }

@@ -432,6 +432,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 				return err
 			}
 		}
-		return nil
+		_, err := tx.Exec(ctx, `DELETE FROM changes WHERE seq <= (SELECT MAX(seq) FROM changes) - $1`, store.ChangesKept)
+		return err
 	})
 }

@@ -144,7 +144,7 @@ CREATE TABLE usage (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX usage_day ON usage (day);
 `,
-		// Session generations: a session counts its refreshes, its access
+		// Session generations, and the change feed: a session counts its refreshes, its access
 		// tokens name the generation they were minted in, and a rotation
 		// revokes the generations below the new one with one revocation
 		// row per session (revocations.generation > 0), replaced at each
@@ -153,6 +153,13 @@ CREATE INDEX usage_day ON usage (day);
 		`
 ALTER TABLE sessions ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE revocations ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+-- The change feed of clients and users (store.Changes); AUTOINCREMENT: a
+-- seq is never reused, even after pruning.
+CREATE TABLE changes (
+	seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+	kind TEXT NOT NULL,
+	key  TEXT NOT NULL
+) STRICT;
 `,
 	}
 }

@@ -425,6 +425,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 			{`DELETE FROM refresh_tokens WHERE expires_at <= ?`, old},
 			{`DELETE FROM sessions WHERE expires_at <= ?1 OR revoked_at <= ?1`, old},
 			{`DELETE FROM signing_keys WHERE drop_after <= ?`, cut},
+			{`DELETE FROM changes WHERE seq <= (SELECT MAX(seq) FROM changes) - ?`, store.ChangesKept},
 		} {
 			if _, err := tx.ExecContext(ctx, q.sql, q.arg); err != nil {
 				return err
