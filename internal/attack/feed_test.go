@@ -95,3 +95,34 @@ func TestClusterRefreshReachesTheOtherInstance(t *testing.T) {
 		t.Fatalf("B holds %d revocation entries after 10 rotations of one session, want at most 1", n)
 	}
 }
+
+// preflightAllowed reports whether g answers a CORS preflight from origin
+// for the charts route with that origin allowed.
+func (g *gateway) preflightAllowed(origin string) bool {
+	g.t.Helper()
+	pre, _ := http.NewRequest(http.MethodOptions, g.base+"/v1/charts/x", nil)
+	pre.Header.Set("Origin", origin)
+	pre.Header.Set("Access-Control-Request-Method", "GET")
+	pre.Header.Set("Access-Control-Request-Headers", "authorization")
+	return g.do(pre).header.Get("Access-Control-Allow-Origin") == origin
+}
+
+// A client created or deleted with the command line (another process on
+// the shared database) reaches both instances' origin views within a
+// second, through the change feed, not a reload of every client.
+func TestClusterClientChangeReachesEveryInstance(t *testing.T) {
+	c := newCluster(t)
+	a, b := c.start(), c.start()
+	const origin = "https://web.example"
+	if a.preflightAllowed(origin) || b.preflightAllowed(origin) {
+		t.Fatal("a preflight from an origin no client has was allowed")
+	}
+	c.createClient("web", "--grant", "client_credentials", "--scope", "charts", "--origin", origin)
+	for _, g := range []*gateway{a, b} {
+		eventuallyWithin(t, time.Second, "the new client's origin allowed", func() bool { return g.preflightAllowed(origin) })
+	}
+	c.cli("", "client", "delete", "web")
+	for _, g := range []*gateway{a, b} {
+		eventuallyWithin(t, time.Second, "the deleted client's origin refused", func() bool { return !g.preflightAllowed(origin) })
+	}
+}
