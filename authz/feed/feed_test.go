@@ -144,7 +144,7 @@ func TestChangesReachTheViewsAsDeltas(t *testing.T) {
 	}
 
 	before := st.readCount()
-	st.putClient(client("c5", "https://new.example"))   // origins changed
+	st.putClient(client("c5", "https://new.example"))    // origins changed
 	st.deleteClient("c6")                                // deleted
 	st.putClient(client("fresh", "https://c7.example"))  // created, sharing an origin
 	st.putUser(store.User{Name: "olga", Plan: "silver"}) // the owner's plan
