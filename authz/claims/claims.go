@@ -21,6 +21,11 @@ const (
 	UserCreated   = "user_created"
 )
 
+// SessionGen is the private claim that names the generation of its
+// session a token was minted in (its count of refreshes): a rotation
+// revokes the generations below the new one with one entry per session.
+const SessionGen = "sgen"
+
 // ErrMalformed is returned for a claim that is present but not a positive
 // integer of at most 2^53.
 var ErrMalformed = errors.New("malformed claim")
@@ -29,8 +34,8 @@ var ErrMalformed = errors.New("malformed claim")
 // 2^53.
 const maxMicros = 1 << 53
 
-// Micros reads a claim holding Unix microseconds (ClientCreated,
-// UserCreated): 0 when absent, ErrMalformed when it is not a positive
+// Micros reads a claim holding a positive integer: Unix microseconds
+// (ClientCreated, UserCreated) or a count (SessionGen). 0 when absent, ErrMalformed when it is not a positive
 // integer.
 func Micros(t jwt.Token, name string) (int64, error) {
 	v, ok := t.Get(name)

@@ -25,7 +25,8 @@ import (
 )
 
 // Revocations answers whether a token was revoked: by its jti, its
-// session, or a cutoff of its client or subject (a deleted client or user:
+// session (whole, or the generation sessionGen, the Principal's
+// SessionGen, that a refresh has left behind), or a cutoff of its client or subject (a deleted client or user:
 // the tokens of that incarnation, told by clientCreated and userCreated,
 // the Principal's ClientCreated and UserCreated; a token without them by
 // issuedAt, the iat claim in Unix seconds). clientID and subject are given
@@ -33,7 +34,7 @@ import (
 // cheap (an in-memory set): it is asked on every request.
 // authz/revocation.Set implements it.
 type Revocations interface {
-	RevokedToken(jti, sessionID, clientID, subject string, issuedAt, clientCreated, userCreated int64) bool
+	RevokedToken(jti, sessionID string, sessionGen int64, clientID, subject string, issuedAt, clientCreated, userCreated int64) bool
 }
 
 // Options are the collaborators of a Guard. Every field is optional.
@@ -267,7 +268,7 @@ func (g *Guard) revoked(p *Principal) bool {
 	if p.Local {
 		client, subject = p.ClientID, p.Subject
 	}
-	return g.revs.RevokedToken(p.JTI, p.SessionID, client, subject, p.IssuedAt.Unix(), p.ClientCreated, p.UserCreated)
+	return g.revs.RevokedToken(p.JTI, p.SessionID, p.SessionGen, client, subject, p.IssuedAt.Unix(), p.ClientCreated, p.UserCreated)
 }
 
 // verifyCached consults the verified-token cache, keyed by the SHA-256 of

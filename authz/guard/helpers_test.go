@@ -320,7 +320,7 @@ type fakeRevocations struct {
 	sids map[string]bool
 }
 
-func (f *fakeRevocations) RevokedToken(jti, sid, _, _ string, _, _, _ int64) bool {
+func (f *fakeRevocations) RevokedToken(jti, sid string, _ int64, _, _ string, _, _, _ int64) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.jtis[jti] || (sid != "" && f.sids[sid])

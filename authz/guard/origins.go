@@ -3,7 +3,8 @@ package guard
 import (
 	"context"
 	"log/slog"
-	"sync/atomic"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/clearance-gw/clearance/config"
@@ -25,29 +26,27 @@ type ClientLister interface {
 }
 
 // ClientOrigins keeps every client's allowed browser origins (CORS) in
-// memory, refreshed from the store in the background, so that checking an
-// Origin costs a map lookup and no store I/O. Refresh it at once after a
-// change made on this instance (the portal does); changes made elsewhere
-// arrive within the refresh interval.
+// memory, so that checking an Origin costs a map lookup and no store I/O.
+// Refresh loads it whole (at start); SetClient and RemoveClient apply one
+// client's change (the change feed, authz/feed, calls them), so keeping it
+// current costs per change, not per client.
 type ClientOrigins struct {
 	src      ClientLister
 	interval time.Duration
 	log      *slog.Logger
-	snap     atomic.Pointer[originSnapshot]
+
+	mu       sync.RWMutex
+	byClient map[string]originEntry         // client id -> its origins and scopes
+	byOrigin map[string]map[string]ScopeSet // origin -> clients allowing it -> their scopes
 }
 
-type originClient struct {
-	id     string
-	scopes ScopeSet
+type originEntry struct {
+	origins map[string]struct{}
+	scopes  ScopeSet
 }
 
-type originSnapshot struct {
-	byClient map[string]map[string]struct{} // client id -> origins
-	byOrigin map[string][]originClient      // origin -> clients allowing it
-}
-
-// NewClientOrigins returns an empty set; call Refresh before use and Run to
-// keep it current. interval defaults to 2s.
+// NewClientOrigins returns an empty set; call Refresh before use and Run
+// (or the change feed) to keep it current. interval defaults to 2s.
 func NewClientOrigins(src ClientLister, interval time.Duration, logger *slog.Logger) *ClientOrigins {
 	if interval <= 0 {
 		interval = 2 * time.Second
@@ -55,9 +54,8 @@ func NewClientOrigins(src ClientLister, interval time.Duration, logger *slog.Log
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	o := &ClientOrigins{src: src, interval: interval, log: logger}
-	o.snap.Store(&originSnapshot{})
-	return o
+	return &ClientOrigins{src: src, interval: interval, log: logger,
+		byClient: map[string]originEntry{}, byOrigin: map[string]map[string]ScopeSet{}}
 }
 
 // Refresh reloads every client's origins from the store.
@@ -66,23 +64,75 @@ func (o *ClientOrigins) Refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s := &originSnapshot{byClient: make(map[string]map[string]struct{}), byOrigin: make(map[string][]originClient)}
+	byClient, byOrigin := make(map[string]originEntry), make(map[string]map[string]ScopeSet)
 	for _, c := range clients {
 		if len(c.AllowedOrigins) == 0 {
 			continue
 		}
-		set := make(map[string]struct{}, len(c.AllowedOrigins))
+		e := originEntry{origins: make(map[string]struct{}, len(c.AllowedOrigins)), scopes: ScopeSet(c.Scopes)}
 		for _, origin := range c.AllowedOrigins {
-			set[origin] = struct{}{}
-			s.byOrigin[origin] = append(s.byOrigin[origin], originClient{id: c.ID, scopes: ScopeSet(c.Scopes)})
+			e.origins[origin] = struct{}{}
+			addOrigin(byOrigin, origin, c.ID, e.scopes)
 		}
-		s.byClient[c.ID] = set
+		byClient[c.ID] = e
 	}
-	o.snap.Store(s)
+	o.mu.Lock()
+	o.byClient, o.byOrigin = byClient, byOrigin
+	o.mu.Unlock()
 	return nil
 }
 
-// Run refreshes the set every interval until ctx ends.
+// SetClient puts c's current origins and scopes in force (c created or
+// changed). The work is c's origins, not the number of clients.
+func (o *ClientOrigins) SetClient(c OriginClient) {
+	e := originEntry{origins: make(map[string]struct{}, len(c.AllowedOrigins)), scopes: ScopeSet(slices.Clone(c.Scopes))}
+	for _, origin := range c.AllowedOrigins {
+		e.origins[origin] = struct{}{}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.removeLocked(c.ID)
+	if len(e.origins) == 0 {
+		return
+	}
+	o.byClient[c.ID] = e
+	for origin := range e.origins {
+		addOrigin(o.byOrigin, origin, c.ID, e.scopes)
+	}
+}
+
+func addOrigin(m map[string]map[string]ScopeSet, origin, id string, scopes ScopeSet) {
+	clients := m[origin]
+	if clients == nil {
+		clients = make(map[string]ScopeSet, 1)
+		m[origin] = clients
+	}
+	clients[id] = scopes
+}
+
+// RemoveClient drops the client's origins (the client was deleted).
+func (o *ClientOrigins) RemoveClient(id string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.removeLocked(id)
+}
+
+func (o *ClientOrigins) removeLocked(id string) {
+	e, ok := o.byClient[id]
+	if !ok {
+		return
+	}
+	delete(o.byClient, id)
+	for origin := range e.origins {
+		delete(o.byOrigin[origin], id)
+		if len(o.byOrigin[origin]) == 0 {
+			delete(o.byOrigin, origin)
+		}
+	}
+}
+
+// Run refreshes the set every interval until ctx ends (when no change
+// feed keeps it current).
 func (o *ClientOrigins) Run(ctx context.Context) {
 	periodic.Every(ctx, o.interval, o.Refresh, func(err error) {
 		o.log.WarnContext(ctx, "refresh client origins", "error", err)
@@ -91,7 +141,9 @@ func (o *ClientOrigins) Run(ctx context.Context) {
 
 // ClientAllows reports whether the client allows requests from origin.
 func (o *ClientOrigins) ClientAllows(clientID, origin string) bool {
-	_, ok := o.snap.Load().byClient[clientID][origin]
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	_, ok := o.byClient[clientID].origins[origin]
 	return ok
 }
 
@@ -99,8 +151,10 @@ func (o *ClientOrigins) ClientAllows(clientID, origin string) bool {
 // scopes satisfy the route's) allows origin: the preflight question, asked
 // before any token is seen.
 func (o *ClientOrigins) RouteAllows(route *config.Route, origin string) bool {
-	for _, c := range o.snap.Load().byOrigin[origin] {
-		if c.scopes.HasAll(route.Scopes) && c.scopes.HasAny(route.AnyScopes) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	for _, scopes := range o.byOrigin[origin] {
+		if scopes.HasAll(route.Scopes) && scopes.HasAny(route.AnyScopes) {
 			return true
 		}
 	}

@@ -30,6 +30,9 @@ type Principal struct {
 	// same name (see Revocations).
 	ClientCreated int64
 	UserCreated   int64
+	// SessionGen is the ClaimSessionGen claim of a local token: the
+	// generation of its session it was minted in (0 when absent).
+	SessionGen int64
 	// Usage is the plan step's count of this request (SPEC §11); its Plan
 	// is nil when the request was not metered.
 	Usage metering.Result
@@ -43,6 +46,12 @@ const (
 	ClaimClientCreated = tokenclaims.ClientCreated
 	ClaimUserCreated   = tokenclaims.UserCreated
 )
+
+// ClaimSessionGen is the private claim that names the generation of its
+// session (sid) a token was minted in: a refresh moves the session to the
+// next generation, and the revocation set refuses the generations below
+// (one entry per session, not one per rotated-out token).
+const ClaimSessionGen = tokenclaims.SessionGen
 
 type ctxKey struct{}
 

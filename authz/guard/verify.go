@@ -264,6 +264,9 @@ func principalOf(t jwt.Token, pol *issuerPolicy) (Principal, error) {
 		if p.SessionID, err = stringClaim(t, "sid"); err != nil {
 			return Principal{}, err
 		}
+		if p.SessionGen, err = microsClaim(t, ClaimSessionGen); err != nil {
+			return Principal{}, err
+		}
 		if p.ClientCreated, err = microsClaim(t, ClaimClientCreated); err != nil {
 			return Principal{}, err
 		}

@@ -93,10 +93,17 @@ func (g refreshGrant) Issue(ctx context.Context, req *tokenRequest) (*tokenRespo
 	case err != nil:
 		return nil, fmt.Errorf("rotate refresh token: %w", err)
 	}
-	if old.AccessJTI != "" {
+	// The store has revoked the access token issued with the old refresh
+	// token: by the session's generation (one entry per session), or by
+	// jti for a session whose tokens carry no generation.
+	switch {
+	case rotated.Generation > 0:
+		s.revs.Add(store.Revocation{SessionID: rotated.ID, Generation: rotated.Generation,
+			ExpiresAt: latest(old.AccessExpiresAt, req.now)})
+	case old.AccessJTI != "":
 		s.revs.Add(store.Revocation{JTI: old.AccessJTI, ExpiresAt: old.AccessExpiresAt})
 	}
-	at.subject = rotated.Subject
+	at.subject, at.sessionGen = rotated.Subject, rotated.Generation
 	signed, err := s.mint(req.cfg, at)
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/clearance-gw/clearance/authz/revocation"
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
@@ -175,16 +176,29 @@ func TestPasswordGrantAndRefreshThroughOAuth2(t *testing.T) {
 	if nat.Subject() != "alice" || claim(nat, "sid") != sid || claim(nat, "scope") != "user" {
 		t.Errorf("refreshed token: sub %q sid %q scope %q", nat.Subject(), claim(nat, "sid"), claim(nat, "scope"))
 	}
-	// The access token issued with the old refresh token is refused at once.
-	if !fx.revs.Revoked(at.JwtID(), "") {
+	if sgen(at) != store.FirstGeneration || sgen(nat) != store.FirstGeneration+1 {
+		t.Errorf("sgen of the first and the refreshed token = %d, %d; want %d, %d", sgen(at), sgen(nat),
+			store.FirstGeneration, store.FirstGeneration+1)
+	}
+	// The access token issued with the old refresh token is refused at once,
+	// by its session's generation, without an entry of its own.
+	if !tokenRevoked(fx.revs, at) {
 		t.Error("the old access token is not revoked")
 	}
-	if fx.revs.Revoked(nat.JwtID(), sid) {
+	if fx.revs.Revoked(at.JwtID(), "") {
+		t.Error("the rotation revoked the old token by its jti: one entry per rotation")
+	}
+	if tokenRevoked(fx.revs, nat) {
 		t.Error("the new access token is revoked")
 	}
 	// ...and other instances learn it from the store.
-	if err := fx.revs.Sync(context.Background()); err != nil {
+	other := revocation.New(fx.st, revocation.Options{Now: fx.clock.Now})
+	if err := other.Sync(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if !tokenRevoked(other, at) || tokenRevoked(other, nat) {
+		t.Errorf("another instance: old token revoked = %v, new token revoked = %v; want true, false",
+			tokenRevoked(other, at), tokenRevoked(other, nat))
 	}
 	if got := counter(t, fx, "clearance_tokens_issued_total", "refresh_token"); got != 1 {
 		t.Errorf("refresh_token issued = %v, want 1", got)

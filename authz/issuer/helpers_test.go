@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/argon2"
 
+	"github.com/clearance-gw/clearance/authz/claims"
 	"github.com/clearance-gw/clearance/authz/issuer"
 	"github.com/clearance-gw/clearance/authz/login"
 	"github.com/clearance-gw/clearance/authz/revocation"
@@ -317,6 +318,21 @@ func claim(tok jwt.Token, name string) string {
 	v, _ := tok.Get(name)
 	s, _ := v.(string)
 	return s
+}
+
+// sgen reads a token's session generation claim (0 when absent).
+func sgen(tok jwt.Token) int64 {
+	n, err := claims.Micros(tok, claims.SessionGen)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
+// tokenRevoked asks set whether the token is refused by its jti or its
+// session (whole, or its generation), as the guard does.
+func tokenRevoked(set issuer.Revocations, tok jwt.Token) bool {
+	return set.RevokedToken(tok.JwtID(), claim(tok, "sid"), sgen(tok), "", "", 0, 0, 0)
 }
 
 // activeSessions counts the sessions in the store.

@@ -80,10 +80,11 @@ func (s *Server) introspectAccess(ctx context.Context, raw string, now time.Time
 	// are active (and its own are, at once).
 	clientCreated, err1 := claims.Micros(tok, claims.ClientCreated)
 	userCreated, err2 := claims.Micros(tok, claims.UserCreated)
-	if err1 != nil || err2 != nil {
+	sessionGen, err3 := claims.Micros(tok, claims.SessionGen)
+	if err1 != nil || err2 != nil || err3 != nil {
 		return introspection{}, nil
 	}
-	if s.revs.RevokedToken(tok.JwtID(), sid, claimString(tok, "client_id"), tok.Subject(), tok.IssuedAt().Unix(),
+	if s.revs.RevokedToken(tok.JwtID(), sid, sessionGen, claimString(tok, "client_id"), tok.Subject(), tok.IssuedAt().Unix(),
 		clientCreated, userCreated) {
 		return introspection{}, nil
 	}

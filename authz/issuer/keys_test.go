@@ -121,11 +121,11 @@ func TestRestartKeepsClientsUsersSessionsAndKeys(t *testing.T) {
 		t.Error("the session changed across the restart")
 	}
 	// The revocation of the old access token survived too (read back from the store).
-	if !fx.revs.Revoked(before.JwtID(), "") {
+	if !tokenRevoked(fx.revs, before) {
 		t.Error("old access token not revoked")
 	}
 	fx.restart()
-	if !fx.revs.Revoked(before.JwtID(), "") {
+	if !tokenRevoked(fx.revs, before) {
 		t.Error("revocation lost across a restart")
 	}
 }

@@ -53,7 +53,7 @@ type Revocations interface {
 	Revoked(jti, sessionID string) bool
 	// RevokedToken also applies the cutoffs of deleted clients and users
 	// (see revocation.Set).
-	RevokedToken(jti, sessionID, clientID, subject string, issuedAt, clientCreated, userCreated int64) bool
+	RevokedToken(jti, sessionID string, sessionGen int64, clientID, subject string, issuedAt, clientCreated, userCreated int64) bool
 }
 
 // Options are the optional parts of a Server.
@@ -231,7 +231,9 @@ type noRevocations struct{}
 func (noRevocations) Add(store.Revocation)     {}
 func (noRevocations) Revoked(_, _ string) bool { return false }
 
-func (noRevocations) RevokedToken(_, _, _, _ string, _, _, _ int64) bool { return false }
+func (noRevocations) RevokedToken(_, _ string, _ int64, _, _ string, _, _, _ int64) bool {
+	return false
+}
 
 // newID returns 128 random bits, base64url: jti and session ids.
 func newID() string {
@@ -277,6 +279,9 @@ type accessToken struct {
 	// creation time, which the deletion's cutoff covers: it is refused.
 	clientCreated time.Time
 	userCreated   time.Time
+	// sessionGen is the session's generation the token is minted in (the
+	// "sgen" claim); 0 for none.
+	sessionGen int64
 }
 
 // mint signs an access token as SPEC §3 shapes it.
@@ -295,6 +300,9 @@ func (s *Server) mint(cfg *config.Config, a *accessToken) (string, error) {
 		Claim("scope", a.scope)
 	if a.sessionID != "" {
 		b = b.Claim("sid", a.sessionID)
+	}
+	if a.sessionGen > 0 {
+		b = b.Claim(claims.SessionGen, a.sessionGen)
 	}
 	if a.actor != "" {
 		b = b.Claim("act", map[string]string{"sub": a.actor})

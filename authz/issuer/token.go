@@ -275,14 +275,14 @@ func (s *Server) issueSession(ctx context.Context, req *tokenRequest, ss session
 		ss.id = newID()
 	}
 	at := &accessToken{clientID: req.client.ID, subject: ss.subject, scope: ss.scope, sessionID: ss.id,
-		actor: ss.actor, issuedAt: req.now, expiresAt: req.now.Add(ss.accessTT),
+		sessionGen: store.FirstGeneration, actor: ss.actor, issuedAt: req.now, expiresAt: req.now.Add(ss.accessTT),
 		clientCreated: req.client.CreatedAt, userCreated: ss.userCreated}
 	signed, err := s.mint(req.cfg, at)
 	if err != nil {
 		return nil, err
 	}
 	sess := store.Session{ID: ss.id, ClientID: req.client.ID, Subject: ss.subject, Scope: ss.scope, Kind: ss.kind,
-		CreatedAt: req.now, ExpiresAt: latest(req.now.Add(ss.lifetime), at.expiresAt)}
+		CreatedAt: req.now, ExpiresAt: latest(req.now.Add(ss.lifetime), at.expiresAt), Generation: at.sessionGen}
 	resp := &tokenResponse{AccessToken: signed, ExpiresIn: seconds(ss.accessTT), Scope: ss.scope,
 		subject: ss.subject, sessionID: ss.id}
 	var first *store.RefreshToken

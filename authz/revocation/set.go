@@ -1,5 +1,6 @@
 // Package revocation keeps the revoked access tokens (by jti), sessions
-// (by sid) and the cutoffs of deleted clients and users (every local token
+// (by sid), the generations a session's rotations left behind (by sid: one
+// entry per session, however often it rotates) and the cutoffs of deleted clients and users (every local token
 // of that client or subject, of an incarnation created at or before a time)
 // in memory, in step with the store, so the proxy path can refuse them
 // without any store I/O.
@@ -9,9 +10,14 @@
 // since the last poll (made by any instance). Run calls Sync every Interval,
 // so a revocation made on one instance is refused by every other within about
 // one Interval (500 ms by default).
+//
+// Entries are dropped when the tokens they refuse have expired, a few at a
+// time from a queue ordered by expiry (see expire), so the write lock the
+// proxy path waits on is never held for a sweep of the whole set.
 package revocation
 
 import (
+	"container/heap"
 	"context"
 	"log/slog"
 	"sync"
@@ -32,8 +38,9 @@ type Source interface {
 // DefaultInterval is the polling interval Run uses when Options.Interval is 0.
 const DefaultInterval = 500 * time.Millisecond
 
-// sweepEvery bounds how often expired entries are looked for.
-const sweepEvery = time.Minute
+// expireBatch is how many expiry-queue items one hold of the write lock
+// looks at: a few microseconds of work.
+const expireBatch = 64
 
 // Options configure a Set. The zero value is usable.
 type Options struct {
@@ -60,12 +67,20 @@ type Set struct {
 	syncMu sync.Mutex // serialises Sync so seq only moves forward
 	seq    int64      // guarded by syncMu
 
-	mu        sync.RWMutex
-	jtis      map[string]time.Time // jti -> expiry
-	sessions  map[string]time.Time // sid -> expiry
-	clients   map[string]cutoff    // client_id -> cutoff
-	subjects  map[string]cutoff    // sub -> cutoff
-	lastSweep time.Time
+	mu       sync.RWMutex
+	jtis     map[string]time.Time  // jti -> expiry
+	sessions map[string]time.Time  // sid -> expiry (the whole session)
+	gens     map[string]generation // sid -> generations revoked
+	clients  map[string]cutoff     // client_id -> cutoff
+	subjects map[string]cutoff     // sub -> cutoff
+	queue    expiryQueue           // one item per entry that expires
+}
+
+// generation revokes, until exp, the tokens of a session whose "sgen"
+// claim is below min: the ones its rotations left behind.
+type generation struct {
+	min int64
+	exp time.Time
 }
 
 // cutoff revokes, until exp, the tokens of incarnations created at or
@@ -97,6 +112,7 @@ func New(src Source, opts Options) *Set {
 		log:      opts.Logger,
 		jtis:     make(map[string]time.Time),
 		sessions: make(map[string]time.Time),
+		gens:     make(map[string]generation),
 		clients:  make(map[string]cutoff),
 		subjects: make(map[string]cutoff),
 	}
@@ -109,7 +125,6 @@ func New(src Source, opts Options) *Set {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.lastSweep = s.now()
 	if opts.Registerer != nil {
 		promauto.With(opts.Registerer).NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "clearance_revocation_entries",
@@ -123,11 +138,12 @@ func New(src Source, opts Options) *Set {
 // id, is revoked. Empty values never match. It does not consult cutoffs:
 // RevokedToken does.
 func (s *Set) Revoked(jti, sessionID string) bool {
-	return s.RevokedToken(jti, sessionID, "", "", 0, 0, 0)
+	return s.RevokedToken(jti, sessionID, 0, "", "", 0, 0, 0)
 }
 
-// RevokedToken reports whether a token is revoked: by its jti, its session,
-// or a cutoff of its client (clientID, the client_id claim) or its subject
+// RevokedToken reports whether a token is revoked: by its jti, its session
+// (the whole session, or the generation sessionGen, its "sgen" claim, 0
+// when absent, when a rotation has moved the session past it), or a cutoff of its client (clientID, the client_id claim) or its subject
 // (the sub claim). Pass clientID and subject only for tokens of the
 // gateway's own issuer: a trusted issuer's subjects and clients are another
 // tenant's. Empty values never match.
@@ -148,7 +164,7 @@ func (s *Set) Revoked(jti, sessionID string) bool {
 // before the cutoff rounded up to the second.
 //
 // It takes a read lock and does not allocate.
-func (s *Set) RevokedToken(jti, sessionID, clientID, subject string, issuedAt, clientCreated, userCreated int64) bool {
+func (s *Set) RevokedToken(jti, sessionID string, sessionGen int64, clientID, subject string, issuedAt, clientCreated, userCreated int64) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if jti != "" {
@@ -159,6 +175,11 @@ func (s *Set) RevokedToken(jti, sessionID, clientID, subject string, issuedAt, c
 	if sessionID != "" {
 		if _, ok := s.sessions[sessionID]; ok {
 			return true
+		}
+		if sessionGen > 0 {
+			if g, ok := s.gens[sessionID]; ok && sessionGen < g.min {
+				return true
+			}
 		}
 	}
 	if clientID != "" {
@@ -188,21 +209,52 @@ func (s *Set) Add(r store.Revocation) {
 
 func (s *Set) addLocked(r store.Revocation) {
 	if r.JTI != "" {
-		if old, ok := s.jtis[r.JTI]; !ok || later(r.ExpiresAt, old) {
+		old, ok := s.jtis[r.JTI]
+		if !ok || later(r.ExpiresAt, old) {
 			s.jtis[r.JTI] = r.ExpiresAt
 		}
+		s.track(ok, r.JTI, kindJTI, r.ExpiresAt)
 	}
-	if r.SessionID != "" {
-		if old, ok := s.sessions[r.SessionID]; !ok || later(r.ExpiresAt, old) {
+	switch {
+	case r.SessionID != "" && r.Generation > 0:
+		if _, whole := s.sessions[r.SessionID]; whole {
+			break // the whole session is refused already
+		}
+		old, ok := s.gens[r.SessionID]
+		g := generation{min: max(r.Generation, old.min), exp: r.ExpiresAt}
+		if ok && !later(g.exp, old.exp) {
+			g.exp = old.exp
+		}
+		s.gens[r.SessionID] = g
+		s.track(ok, r.SessionID, kindGen, g.exp)
+	case r.SessionID != "":
+		old, ok := s.sessions[r.SessionID]
+		if !ok || later(r.ExpiresAt, old) {
 			s.sessions[r.SessionID] = r.ExpiresAt
 		}
+		s.track(ok, r.SessionID, kindSession, r.ExpiresAt)
+		delete(s.gens, r.SessionID) // refused whole from now on
 	}
 	if r.ClientID != "" {
+		_, ok := s.clients[r.ClientID]
 		addCutoff(s.clients, r.ClientID, r)
+		s.track(ok, r.ClientID, kindClient, r.ExpiresAt)
 	}
 	if r.Subject != "" {
+		_, ok := s.subjects[r.Subject]
 		addCutoff(s.subjects, r.Subject, r)
+		s.track(ok, r.Subject, kindSubject, r.ExpiresAt)
 	}
+}
+
+// track queues a new entry for expiry (existed: it was queued when it was
+// made; a later expiry is found when its item comes up). An entry that
+// never expires is not queued.
+func (s *Set) track(existed bool, key string, kind entryKind, exp time.Time) {
+	if existed || exp.IsZero() {
+		return
+	}
+	heap.Push(&s.queue, expiryItem{key: key, kind: kind, exp: exp.UnixNano()})
 }
 
 // addCutoff merges r into m[key]: the later cutoff and the later expiry
@@ -237,51 +289,97 @@ func (s *Set) Sync(ctx context.Context) error {
 		return err
 	}
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, r := range revs {
-		if r.Seq > s.seq {
-			s.seq = r.Seq
+	if len(revs) > 0 {
+		s.mu.Lock()
+		for _, r := range revs {
+			if r.Seq > s.seq {
+				s.seq = r.Seq
+			}
+			if !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
+				continue // already expired: the token is refused anyway
+			}
+			s.addLocked(r)
 		}
-		if !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
-			continue // already expired: the token is refused anyway
-		}
-		s.addLocked(r)
+		s.mu.Unlock()
 	}
-	if now.Sub(s.lastSweep) >= sweepEvery {
-		s.sweepLocked(now)
-	}
+	s.expire(now)
 	return nil
 }
 
-// sweepLocked drops entries whose tokens have expired by now.
-func (s *Set) sweepLocked(now time.Time) {
-	for k, exp := range s.jtis {
-		if !exp.IsZero() && !now.Before(exp) {
-			delete(s.jtis, k)
-		}
-	}
-	for k, exp := range s.sessions {
-		if !exp.IsZero() && !now.Before(exp) {
-			delete(s.sessions, k)
-		}
-	}
-	for _, m := range []map[string]cutoff{s.clients, s.subjects} {
-		for k, c := range m {
-			if !c.exp.IsZero() && !now.Before(c.exp) {
-				delete(m, k)
+// expire drops the entries whose tokens have expired by now. It takes the
+// write lock for at most expireBatch queue items at a time, so a reader
+// never waits for more than a few microseconds, however many entries
+// expire together; when nothing is due it only peeks at the queue's head.
+func (s *Set) expire(now time.Time) {
+	at := now.UnixNano()
+	for {
+		s.mu.Lock()
+		n := 0
+		for ; n < expireBatch && len(s.queue) > 0 && s.queue[0].exp <= at; n++ {
+			it := heap.Pop(&s.queue).(expiryItem)
+			if exp, ok := s.expiryOf(it); ok && exp.UnixNano() > at {
+				// Extended since it was queued: queue it again for then.
+				it.exp = exp.UnixNano()
+				heap.Push(&s.queue, it)
+				continue
 			}
+			s.drop(it)
+		}
+		more := len(s.queue) > 0 && s.queue[0].exp <= at
+		s.mu.Unlock()
+		if !more {
+			return
 		}
 	}
-	s.lastSweep = now
 }
 
-// Len returns the number of entries held: revoked tokens, sessions, and
-// client and subject cutoffs.
+// expiryOf returns the current expiry of the entry it names; ok is false
+// when the entry is gone (a session's generations, after the session was
+// revoked whole).
+func (s *Set) expiryOf(it expiryItem) (exp time.Time, ok bool) {
+	switch it.kind {
+	case kindJTI:
+		exp, ok = s.jtis[it.key]
+	case kindSession:
+		exp, ok = s.sessions[it.key]
+	case kindGen:
+		var g generation
+		g, ok = s.gens[it.key]
+		exp = g.exp
+	case kindClient:
+		var c cutoff
+		c, ok = s.clients[it.key]
+		exp = c.exp
+	case kindSubject:
+		var c cutoff
+		c, ok = s.subjects[it.key]
+		exp = c.exp
+	}
+	return exp, ok
+}
+
+func (s *Set) drop(it expiryItem) {
+	switch it.kind {
+	case kindJTI:
+		delete(s.jtis, it.key)
+	case kindSession:
+		delete(s.sessions, it.key)
+	case kindGen:
+		delete(s.gens, it.key)
+	case kindClient:
+		delete(s.clients, it.key)
+	case kindSubject:
+		delete(s.subjects, it.key)
+	}
+}
+
+// Len returns the number of entries held: revoked tokens, sessions
+// (revoked whole, or their rotated-out generations: at most one per
+// session), and client and subject cutoffs.
 func (s *Set) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.jtis) + len(s.sessions) + len(s.clients) + len(s.subjects)
+	return len(s.jtis) + len(s.sessions) + len(s.gens) + len(s.clients) + len(s.subjects)
 }
 
 // Run calls Sync every Interval until ctx is done. Failures are logged (once

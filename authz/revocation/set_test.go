@@ -140,7 +140,7 @@ func TestCutoffsRefuseTheDeletedIncarnation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := set.RevokedToken("", "", tt.client, tt.subject, tt.iat, tt.clientMade, tt.userMade); got != tt.want {
+			if got := set.RevokedToken("", "", 0, tt.client, tt.subject, tt.iat, tt.clientMade, tt.userMade); got != tt.want {
 				t.Errorf("RevokedToken(%q, %q, iat %d, client made %d, user made %d) = %v, want %v",
 					tt.client, tt.subject, tt.iat, tt.clientMade, tt.userMade, got, tt.want)
 			}
@@ -160,10 +160,10 @@ func TestCutoffsOfAWholeSecond(t *testing.T) {
 	set := revocation.New(&source{}, revocation.Options{Now: testclock.New(t0).Now})
 	cut := t0.Add(time.Second)
 	set.Add(store.Revocation{ClientID: "app", Cutoff: cut, ExpiresAt: cut.Add(time.Hour)})
-	if !set.RevokedToken("", "", "app", "", cut.Unix(), 0, 0) || set.RevokedToken("", "", "app", "", cut.Unix()+1, 0, 0) {
+	if !set.RevokedToken("", "", 0, "app", "", cut.Unix(), 0, 0) || set.RevokedToken("", "", 0, "app", "", cut.Unix()+1, 0, 0) {
 		t.Error("a token without claims: want refused when issued in the cutoff's second, not after")
 	}
-	if !set.RevokedToken("", "", "app", "", 0, cut.UnixMicro(), 0) || set.RevokedToken("", "", "app", "", 0, cut.UnixMicro()+1, 0) {
+	if !set.RevokedToken("", "", 0, "app", "", 0, cut.UnixMicro(), 0) || set.RevokedToken("", "", 0, "app", "", 0, cut.UnixMicro()+1, 0) {
 		t.Error("a token with client_created: want refused when made at the cutoff, not after")
 	}
 }
@@ -173,15 +173,15 @@ func TestCutoffsOfOneKeyMerge(t *testing.T) {
 	set := revocation.New(&source{}, revocation.Options{Now: clk.Now})
 	set.Add(store.Revocation{ClientID: "app", Cutoff: t0.Add(time.Minute), ExpiresAt: t0.Add(2 * time.Hour)})
 	set.Add(store.Revocation{ClientID: "app", Cutoff: t0, ExpiresAt: t0.Add(time.Hour)})
-	if !set.RevokedToken("", "", "app", "", 0, t0.Add(time.Minute).UnixMicro(), 0) ||
-		!set.RevokedToken("", "", "app", "", t0.Add(time.Minute).Unix(), 0, 0) {
+	if !set.RevokedToken("", "", 0, "app", "", 0, t0.Add(time.Minute).UnixMicro(), 0) ||
+		!set.RevokedToken("", "", 0, "app", "", t0.Add(time.Minute).Unix(), 0, 0) {
 		t.Error("an earlier second cutoff moved the first one back")
 	}
 	clk.Advance(90 * time.Minute) // past the second's expiry and the sweep interval
 	if err := set.Sync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if !set.RevokedToken("", "", "app", "", 0, t0.UnixMicro(), 0) || set.Len() != 1 {
+	if !set.RevokedToken("", "", 0, "app", "", 0, t0.UnixMicro(), 0) || set.Len() != 1 {
 		t.Error("a shorter second cutoff shortened the first")
 	}
 }
@@ -197,11 +197,11 @@ func TestDeletedAndCreatedAgainInALoop(t *testing.T) {
 	for i := range 200 {
 		now := t0.Add(time.Duration(i) * time.Microsecond / 2) // two calls per microsecond
 		created := store.CreatedAfter(now, latest)
-		if set.RevokedToken("", "", "app", "app", now.Unix(), created.UnixMicro(), 0) {
+		if set.RevokedToken("", "", 0, "app", "app", now.Unix(), created.UnixMicro(), 0) {
 			t.Fatalf("incarnation %d (created %s): its token is refused", i, created)
 		}
 		for _, c := range old {
-			if !set.RevokedToken("", "", "app", "app", now.Unix(), c, 0) {
+			if !set.RevokedToken("", "", 0, "app", "app", now.Unix(), c, 0) {
 				t.Fatalf("incarnation %d: a token of an earlier one (created %d) is accepted", i, c)
 			}
 		}
@@ -437,7 +437,7 @@ func BenchmarkRevoked(b *testing.B) {
 		b.ReportAllocs()
 		made := t0.UnixMicro() + 1
 		for b.Loop() {
-			if set.RevokedToken("not-revoked-jti", "not-revoked-sid", "client-5", "user-5", t0.Unix(), made, made) {
+			if set.RevokedToken("not-revoked-jti", "not-revoked-sid", 0, "client-5", "user-5", t0.Unix(), made, made) {
 				b.Fatal("unexpected hit")
 			}
 		}
@@ -446,7 +446,7 @@ func BenchmarkRevoked(b *testing.B) {
 		b.ReportAllocs()
 		made := t0.UnixMicro()
 		for b.Loop() {
-			if !set.RevokedToken("not-revoked-jti", "not-revoked-sid", "client-5", "", t0.Unix(), made, 0) {
+			if !set.RevokedToken("not-revoked-jti", "not-revoked-sid", 0, "client-5", "", t0.Unix(), made, 0) {
 				b.Fatal("unexpected miss")
 			}
 		}
@@ -455,7 +455,7 @@ func BenchmarkRevoked(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				set.RevokedToken("not-revoked-jti", "not-revoked-sid", "client-42", "user-42", t0.Unix(), t0.UnixMicro()+1, t0.UnixMicro()+1)
+				set.RevokedToken("not-revoked-jti", "not-revoked-sid", 0, "client-42", "user-42", t0.Unix(), t0.UnixMicro()+1, t0.UnixMicro()+1)
 			}
 		})
 	})

@@ -168,7 +168,19 @@ type Session struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	RevokedAt time.Time // zero while active
+	// Generation counts the session's refreshes: its access tokens carry
+	// the generation they were minted in (claim "sgen"), and a rotation
+	// moves the session to the next one and revokes every token below it
+	// with one revocation per session (Revocation.Generation), not one per
+	// rotated-out token. A session is created at FirstGeneration; 0 marks
+	// a session of tokens without the claim (minted before generations
+	// existed), whose rotated-out tokens are revoked by jti.
+	Generation int64
 }
+
+// FirstGeneration is the Generation of a new session, and so the "sgen"
+// of its first access token.
+const FirstGeneration int64 = 1
 
 // Active reports whether the session is neither revoked nor expired at now.
 func (s Session) Active(now time.Time) bool {
@@ -224,6 +236,12 @@ type AuthCode struct {
 // unknown) is revoked when its "iat" is at or before Cutoff rounded up to
 // the second.
 //
+// A revocation with SessionID and Generation > 0 revokes only the tokens
+// of that session whose "sgen" claim is below Generation (the tokens its
+// rotations left behind); its ExpiresAt covers the latest of them. A
+// session has at most one such revocation: each rotation replaces it.
+// Generation 0 with SessionID revokes the whole session.
+//
 // Seq increases with every revocation recorded, and an implementation never
 // makes a row visible after one with a higher Seq: pollers that remember the
 // highest Seq they saw miss nothing.
@@ -234,7 +252,10 @@ type Revocation struct {
 	ClientID  string
 	Subject   string
 	Cutoff    time.Time // with ClientID or Subject: tokens of incarnations created at or before it are revoked
-	ExpiresAt time.Time // the revoked token(s) expire by then; the row may be pruned after
+	// Generation, with SessionID: the session's tokens with "sgen" below
+	// it are revoked; 0: the whole session is.
+	Generation int64
+	ExpiresAt  time.Time // the revoked token(s) expire by then; the row may be pruned after
 }
 
 // CutoffAt is the Cutoff that deleting, at now, a client or user created
@@ -369,8 +390,10 @@ type Users interface {
 
 // Sessions manages sessions, refresh tokens and authorization codes.
 type Sessions interface {
-	// CreateSession stores s and, when first is not nil, its first refresh
-	// token, in one transaction (first.SessionID is set to s.ID).
+	// CreateSession stores s (its Generation as given: FirstGeneration
+	// for a session whose tokens carry "sgen") and, when first is not nil,
+	// its first refresh token, in one transaction (first.SessionID is set
+	// to s.ID).
 	// ErrConflict if the session id exists, ErrNotFound if the client does
 	// not, ErrRevoked if the id was revoked before (a replayed code).
 	CreateSession(ctx context.Context, s Session, first *RefreshToken) error
@@ -386,8 +409,13 @@ type Sessions interface {
 	GetRefreshToken(ctx context.Context, hash []byte) (RefreshToken, error)
 	// RotateRefresh atomically marks the token oldHash used and stores
 	// next in its session, which it returns (with ExpiresAt extended to
-	// cover next). The access token issued with the old one (AccessJTI) is
-	// revoked. Errors: ErrNotFound (unknown token, or its session belongs
+	// cover next, and Generation one higher: the generation of the access
+	// token issued with next). The access token issued with the old one
+	// is revoked: for a session of Generation > 0 by the session's one
+	// generation revocation (SessionID, Generation: the new generation),
+	// which replaces the session's previous one (a new Seq, the old row
+	// gone), so the rows stay one per session however often it rotates;
+	// for a session of Generation 0 by its AccessJTI. Errors: ErrNotFound (unknown token, or its session belongs
 	// to another client: nothing changes), ErrRevoked (session revoked),
 	// *RefreshReusedError (already used: the session is now revoked),
 	// ErrExpired (token or session expired). Of concurrent rotations of one
@@ -494,10 +522,50 @@ type AdminKeys interface {
 	DeleteAdminKey(ctx context.Context, name string) error
 }
 
+// Change is one committed change that in-memory views depend on: the
+// client (Kind ChangeClient, Key its id) was created, changed or deleted,
+// or the user (ChangeUser, Key the name) was. A view reads the thing again
+// (or finds it gone) and applies the difference, so following the store
+// costs per change, not per row.
+type Change struct {
+	Seq  int64
+	Kind string
+	Key  string
+}
+
+// The kinds of Change.
+const (
+	ChangeClient = "client"
+	ChangeUser   = "user"
+)
+
+// ErrChangesPruned is returned by ChangesSince when changes after the seq
+// asked for are no longer kept: the caller loads its view whole again.
+var ErrChangesPruned = errors.New("changes pruned: load the view again")
+
+// ChangesKept is how many of the latest changes Prune keeps: a view that
+// has fallen further behind loads whole again.
+const ChangesKept = 100_000
+
+// Changes is the change feed: every write that creates, changes or
+// deletes a client or a user records a Change in the same transaction.
+// Seq increases with every change, and an implementation never makes a
+// change visible after one with a higher Seq: a follower that remembers
+// the highest Seq it saw misses nothing.
+type Changes interface {
+	// ChangesSince returns the changes with Seq > seq, by Seq;
+	// ErrChangesPruned when some of them have been pruned.
+	ChangesSince(ctx context.Context, seq int64) ([]Change, error)
+	// LatestChange returns the highest Seq recorded (0: none). A view
+	// reads it before loading whole, then follows from there.
+	LatestChange(ctx context.Context) (int64, error)
+}
+
 // Store is the whole state. Callers should declare the smaller interface
 // they use (or one of the above).
 type Store interface {
 	AdminKeys
+	Changes
 	Clients
 	Users
 	Sessions

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
+	"github.com/clearance-gw/clearance/authz/feed"
 	"github.com/clearance-gw/clearance/authz/guard"
 	"github.com/clearance-gw/clearance/authz/issuer"
 	"github.com/clearance-gw/clearance/authz/login"
@@ -150,11 +151,12 @@ type gateway struct {
 
 // Intervals of the background loops.
 const (
-	keyReloadInterval     = time.Second      // other instances' key rotations
-	sessionsGaugeInterval = 15 * time.Second // clearance_active_sessions
-	pruneInterval         = time.Hour        // expired revocations, codes, sessions
-	originsInterval       = 2 * time.Second  // clients' CORS origins changed elsewhere
-	plansInterval         = time.Second      // clients' and users' plans changed elsewhere (SPEC §11: within a second)
+	keyReloadInterval     = time.Second            // other instances' key rotations
+	sessionsGaugeInterval = 15 * time.Second       // clearance_active_sessions
+	pruneInterval         = time.Hour              // expired revocations, codes, sessions
+	originsInterval       = 2 * time.Second        // unused while the change feed keeps the origins current
+	plansInterval         = time.Second            // unused while the change feed keeps the plans current
+	feedInterval          = 500 * time.Millisecond // clients and users changed elsewhere (SPEC §11: plans within a second)
 )
 
 func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.Logger) (_ *gateway, err error) {
@@ -186,9 +188,6 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 		return nil, err
 	}
 	origins := guard.NewClientOrigins(storeOrigins{st}, originsInterval, logger.With("component", "origins"))
-	if err := origins.Refresh(ctx); err != nil {
-		return nil, fmt.Errorf("load client origins: %w", err)
-	}
 	revs := revocation.New(st, revocation.Options{Now: env.Now, Logger: logger.With("component", "revocations"), Registerer: reg})
 	if err := revs.Sync(ctx); err != nil {
 		return nil, fmt.Errorf("load revocations: %w", err)
@@ -197,8 +196,11 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	g.revs, g.kek = revs, kek
 
 	plans := planview.NewClientPlans(st, plansInterval, logger.With("component", "plans"))
-	if err := plans.Refresh(ctx); err != nil {
-		return nil, fmt.Errorf("load client plans: %w", err)
+	// One change feed keeps the views of clients current: loaded whole
+	// here, then only the clients and users changed are read again.
+	views := feed.New(st, origins, plans, logger.With("component", "feed"))
+	if err := views.Load(ctx); err != nil {
+		return nil, err
 	}
 	meter := metering.New(st, cfg, metering.Options{Now: env.Now, Logger: logger.With("component", "metering"),
 		Registerer: reg, Plans: plans})
@@ -292,24 +294,23 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	g.admin = g.adminHandler(admin, keys)
 
 	go revs.Run(gctx)
-	go origins.Run(gctx)
-	go plans.Run(gctx)
+	go views.Run(gctx, feedInterval, nil)
 	go meter.Run(gctx)
 	go keys.Run(gctx)
 	go iss.Run(gctx, sessionsGaugeInterval)
 	go g.prune(gctx)
 	if w, ok := st.(changeWatcher); ok {
-		go g.follow(gctx, w, revs, origins, keys)
+		go g.follow(gctx, w, revs, views, keys)
 	}
 	return g, nil
 }
 
-// follow resyncs the in-memory views (revocations, client origins, signing
-// keys) whenever the store announces a change made by any instance, so
+// follow resyncs the in-memory views (revocations, the views of clients
+// that follow the change feed, signing keys) whenever the store announces a change made by any instance, so
 // they are current within moments; their periodic polls remain the
 // fallback for when the announcements stop. Wakes during a resync are
 // coalesced into one more.
-func (g *gateway) follow(ctx context.Context, w changeWatcher, revs *revocation.Set, origins *guard.ClientOrigins, keys *signing.Keyring) {
+func (g *gateway) follow(ctx context.Context, w changeWatcher, revs *revocation.Set, views *feed.Follower, keys *signing.Keyring) {
 	wake := make(chan struct{}, 1)
 	go w.Watch(ctx, time.Second, func() {
 		select {
@@ -326,7 +327,7 @@ func (g *gateway) follow(ctx context.Context, w changeWatcher, revs *revocation.
 		for _, step := range []struct {
 			name string
 			fn   func(context.Context) error
-		}{{"revocations", revs.Sync}, {"client origins", origins.Refresh}, {"signing keys", keys.Reload}} {
+		}{{"revocations", revs.Sync}, {"clients", views.Sync}, {"signing keys", keys.Reload}} {
 			if err := step.fn(ctx); err != nil && ctx.Err() == nil {
 				g.logger.Warn("resync after a change notification", "view", step.name, "error", err)
 			}

@@ -3,7 +3,7 @@ package planview
 import (
 	"context"
 	"log/slog"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/clearance-gw/clearance/authz/store"
@@ -27,14 +27,16 @@ type Lister interface {
 }
 
 // ClientPlans keeps every local client's plan name (ExplicitPlan) in
-// memory, refreshed from the store in the background, so that metering a
-// request costs a map lookup and no store I/O. Changes made elsewhere (the
-// command line) arrive within the refresh interval.
+// memory, so that metering a request costs a map lookup and no store I/O.
+// Refresh loads it whole (at start); SetPlans applies the plans of the
+// clients a change touched (the change feed, authz/feed, calls it), so
+// keeping it current costs per change, not per client.
 type ClientPlans struct {
 	src      Lister
 	interval time.Duration
 	log      *slog.Logger
-	snap     atomic.Pointer[map[string]string]
+	mu       sync.RWMutex
+	plans    map[string]string // client id -> plan name
 }
 
 // NewClientPlans returns an empty view; call Refresh before use and Run to
@@ -46,9 +48,7 @@ func NewClientPlans(src Lister, interval time.Duration, logger *slog.Logger) *Cl
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	v := &ClientPlans{src: src, interval: interval, log: logger}
-	v.snap.Store(&map[string]string{})
-	return v
+	return &ClientPlans{src: src, interval: interval, log: logger, plans: map[string]string{}}
 }
 
 // Refresh reloads every client's plan from the store.
@@ -77,8 +77,24 @@ func (v *ClientPlans) Refresh(ctx context.Context) error {
 			m[c.ID] = p
 		}
 	}
-	v.snap.Store(&m)
+	v.mu.Lock()
+	v.plans = m
+	v.mu.Unlock()
 	return nil
+}
+
+// SetPlans sets the plan of each client named (ExplicitPlan; "" for none,
+// or a deleted client).
+func (v *ClientPlans) SetPlans(plans map[string]string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for id, p := range plans {
+		if p == "" {
+			delete(v.plans, id)
+		} else {
+			v.plans[id] = p
+		}
+	}
 }
 
 // Run refreshes the view every interval until ctx ends.
@@ -89,4 +105,8 @@ func (v *ClientPlans) Run(ctx context.Context) {
 }
 
 // PlanOf implements PlanView.
-func (v *ClientPlans) PlanOf(clientID string) string { return (*v.snap.Load())[clientID] }
+func (v *ClientPlans) PlanOf(clientID string) string {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.plans[clientID]
+}

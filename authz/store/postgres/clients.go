@@ -37,7 +37,7 @@ func scanClient(row pgx.Row) (store.Client, error) {
 
 // CreateClient implements store.Clients.
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
-	return s.write(ctx, fmt.Sprintf("create client %q", c.ID), namespace, func(tx pgx.Tx) error {
+	return s.write(ctx, fmt.Sprintf("create client %q", c.ID), namespace|changes, func(tx pgx.Tx) error {
 		if err := userNameFree(ctx, tx, c.ID); err != nil {
 			return err
 		}
@@ -45,15 +45,17 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 		if err := setCreated(ctx, tx, c, args); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, args...)
-		return err
+		if _, err := tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, args...); err != nil {
+			return err
+		}
+		return recordChange(ctx, tx, store.ChangeClient, c.ID)
 	})
 }
 
 // UpsertClient implements store.Clients.
 func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
-	return s.write(ctx, fmt.Sprintf("upsert client %q", c.ID), namespace, func(tx pgx.Tx) error {
+	return s.write(ctx, fmt.Sprintf("upsert client %q", c.ID), namespace|changes, func(tx pgx.Tx) error {
 		if err := userNameFree(ctx, tx, c.ID); err != nil {
 			return err
 		}
@@ -71,7 +73,10 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 				first_party = excluded.first_party, owner = excluded.owner,
 				access_ttl = excluded.access_ttl, refresh_ttl = excluded.refresh_ttl,
 				portal_made = excluded.portal_made, plan = excluded.plan`, args...)
-		return err
+		if err != nil {
+			return err
+		}
+		return recordChange(ctx, tx, store.ChangeClient, c.ID)
 	})
 }
 
@@ -110,7 +115,7 @@ func (s *Store) ListClients(ctx context.Context, owner string) ([]store.Client, 
 
 // UpdateClient implements store.Clients.
 func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
-	return s.write(ctx, fmt.Sprintf("update client %q", c.ID), notify, func(tx pgx.Tx) error {
+	return s.write(ctx, fmt.Sprintf("update client %q", c.ID), notify|changes, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE clients SET
 				name = $2, secret_hash = $3, grants = $4, scopes = $5, redirect_uris = $6,
 				allowed_origins = $7, first_party = $8, owner = $9, access_ttl = $10, refresh_ttl = $11,
@@ -121,13 +126,16 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 		if err != nil {
 			return err
 		}
-		return oneRow(tag)
+		if err := oneRow(tag); err != nil {
+			return err
+		}
+		return recordChange(ctx, tx, store.ChangeClient, c.ID)
 	})
 }
 
 // DeleteClient implements store.Clients.
 func (s *Store) DeleteClient(ctx context.Context, id string, now time.Time, maxTokenLifetime time.Duration) error {
-	return s.write(ctx, fmt.Sprintf("delete client %q", id), revokes, func(tx pgx.Tx) error {
+	return s.write(ctx, fmt.Sprintf("delete client %q", id), revokes|changes, func(tx pgx.Tx) error {
 		return deleteClient(ctx, tx, id, now, maxTokenLifetime)
 	})
 }
@@ -158,8 +166,10 @@ func deleteClient(ctx context.Context, tx pgx.Tx, id string, now time.Time, maxT
 	if err := insertCutoff(ctx, tx, id, "", cut, max(maxTokenLifetime, time.Duration(accessTTL))); err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
-	return err
+	if _, err = tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id); err != nil {
+		return err
+	}
+	return recordChange(ctx, tx, store.ChangeClient, id)
 }
 
 // insertCutoff records that the local tokens of clientID (or of subject)

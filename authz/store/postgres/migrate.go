@@ -140,6 +140,24 @@ CREATE TABLE admin_keys (
 	created_at timestamptz NOT NULL
 );
 `,
+		// 4: session generations, and the change feed: a session counts its refreshes, its
+		// access tokens name the generation they were minted in, and a
+		// rotation revokes the generations below the new one with one
+		// revocation row per session (revocations.generation > 0),
+		// replaced at each rotation, instead of one row per rotated-out
+		// token. Sessions of before have generation 0: their tokens are
+		// revoked by jti.
+		`
+ALTER TABLE sessions ADD COLUMN generation bigint NOT NULL DEFAULT 0;
+ALTER TABLE revocations ADD COLUMN generation bigint NOT NULL DEFAULT 0;
+-- The change feed of clients and users (store.Changes). Inserts hold the
+-- changes lock, so seq values commit in order.
+CREATE TABLE changes (
+	seq  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	kind text NOT NULL,
+	key  text NOT NULL
+);
+`,
 	}
 }
 

@@ -39,13 +39,16 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 
 // UpdateUser implements store.Users.
 func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
-	return s.write(ctx, fmt.Sprintf("update user %q", u.Name), notify, func(tx pgx.Tx) error {
+	return s.write(ctx, fmt.Sprintf("update user %q", u.Name), notify|changes, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $1, admin = $2, scopes = $3, plan = $4 WHERE name = $5`,
 			u.PasswordHash, u.Admin, nonNil(u.Scopes), u.Plan, u.Name)
 		if err != nil {
 			return err
 		}
-		return oneRow(tag)
+		if err := oneRow(tag); err != nil {
+			return err
+		}
+		return recordChange(ctx, tx, store.ChangeUser, u.Name)
 	})
 }
 
@@ -89,7 +92,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 
 // DeleteUser implements store.Users.
 func (s *Store) DeleteUser(ctx context.Context, name string, now time.Time, maxTokenLifetime time.Duration) error {
-	return s.write(ctx, fmt.Sprintf("delete user %q", name), revokes, func(tx pgx.Tx) error {
+	return s.write(ctx, fmt.Sprintf("delete user %q", name), revokes|changes, func(tx pgx.Tx) error {
 		var created time.Time
 		err := tx.QueryRow(ctx, `DELETE FROM users WHERE name = $1 RETURNING created_at`, name).Scan(&created)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -132,7 +135,10 @@ func (s *Store) DeleteUser(ctx context.Context, name string, now time.Time, maxT
 				return err
 			}
 		}
-		return insertCutoff(ctx, tx, "", name, store.CutoffAt(now, created), maxTokenLifetime)
+		if err := insertCutoff(ctx, tx, "", name, store.CutoffAt(now, created), maxTokenLifetime); err != nil {
+			return err
+		}
+		return recordChange(ctx, tx, store.ChangeUser, name)
 	})
 }
 

@@ -42,6 +42,7 @@ const (
 	lockMigrate     int64 = 0x636c720000000001
 	lockRevocations int64 = 0x636c720000000002
 	lockNS          int64 = 0x636c720000000003
+	lockChanges     int64 = 0x636c720000000004
 )
 
 // DefaultTimeout bounds every store call when Options.Timeout is 0.
@@ -131,6 +132,7 @@ const (
 	lockRevShared                       // the revocation lock, shared
 	lockNamespace                       // the client id / user name namespace
 	notify                              // other instances' in-memory views change
+	changes                             // records a store.Change: the changes lock, exclusive, second
 
 	revokes       = lockRevoke | notify
 	createSession = lockRevShared
@@ -174,6 +176,13 @@ func (s *Store) tryWrite(ctx context.Context, mode writeMode, fn func(tx pgx.Tx)
 	}
 	if err != nil {
 		return err
+	}
+	// Second, after the mode's lock and before any row lock, so the order
+	// is the same in every transaction: change seq values commit in order.
+	if mode&changes != 0 {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockChanges); err != nil {
+			return err
+		}
 	}
 	if err := fn(tx); err != nil {
 		return err

@@ -19,14 +19,14 @@ const pruneGrace = 24 * time.Hour
 // revocation but did not start by taking the revocation lock.
 var errLockFirst = errors.New("revocation lock needed")
 
-const sessionColumns = `id, client_id, subject, scope, kind, created_at, expires_at, revoked_at`
+const sessionColumns = `id, client_id, subject, scope, kind, created_at, expires_at, revoked_at, generation`
 
 func scanSession(row pgx.Row) (store.Session, error) {
 	var (
 		s       store.Session
 		revoked *time.Time
 	)
-	if err := row.Scan(&s.ID, &s.ClientID, &s.Subject, &s.Scope, &s.Kind, &s.CreatedAt, &s.ExpiresAt, &revoked); err != nil {
+	if err := row.Scan(&s.ID, &s.ClientID, &s.Subject, &s.Scope, &s.Kind, &s.CreatedAt, &s.ExpiresAt, &revoked, &s.Generation); err != nil {
 		return s, err
 	}
 	s.CreatedAt, s.ExpiresAt, s.RevokedAt = utc(s.CreatedAt), utc(s.ExpiresAt), fromOpt(revoked)
@@ -40,16 +40,16 @@ func scanSession(row pgx.Row) (store.Session, error) {
 func (s *Store) CreateSession(ctx context.Context, sess store.Session, first *store.RefreshToken) error {
 	return s.write(ctx, fmt.Sprintf("create session %q", sess.ID), createSession, func(tx pgx.Tx) error {
 		var revoked bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM revocations WHERE session_id = $1)`,
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM revocations WHERE session_id = $1 AND generation = 0)`,
 			sess.ID).Scan(&revoked); err != nil {
 			return err
 		}
 		if revoked && sess.ID != "" {
 			return store.ErrRevoked
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		if _, err := tx.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			sess.ID, sess.ClientID, sess.Subject, sess.Scope, sess.Kind,
-			sess.CreatedAt, sess.ExpiresAt, optTime(sess.RevokedAt)); err != nil {
+			sess.CreatedAt, sess.ExpiresAt, optTime(sess.RevokedAt), sess.Generation); err != nil {
 			return err
 		}
 		if first == nil {
@@ -188,13 +188,23 @@ func (s *Store) RotateRefresh(ctx context.Context, clientID string, oldHash []by
 		if err := insertRefresh(ctx, tx, next); err != nil {
 			return err
 		}
-		if jti != "" {
-			if err := revokeJTI(ctx, tx, jti, latest(fromOpt(accessExp), now)); err != nil {
+		oldExp := latest(fromOpt(accessExp), now)
+		switch {
+		case sess.Generation > 0:
+			if err := revokeGenerations(ctx, tx, sess.ID, sess.Generation+1, oldExp); err != nil {
+				return err
+			}
+		case jti != "":
+			if err := revokeJTI(ctx, tx, jti, oldExp); err != nil {
 				return err
 			}
 		}
+		if sess.Generation > 0 {
+			sess.Generation++
+		}
 		sess.ExpiresAt = latest(sess.ExpiresAt, next.ExpiresAt, next.AccessExpiresAt).UTC()
-		_, err = tx.Exec(ctx, `UPDATE sessions SET expires_at = $1 WHERE id = $2`, sess.ExpiresAt, sess.ID)
+		_, err = tx.Exec(ctx, `UPDATE sessions SET expires_at = $1, generation = $2 WHERE id = $3`,
+			sess.ExpiresAt, sess.Generation, sess.ID)
 		return err
 	})
 	if err == nil && reused != nil {
@@ -296,7 +306,7 @@ func revokeCodeSession(ctx context.Context, tx pgx.Tx, c store.AuthCode, now tim
 		return err
 	}
 	var exists bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM revocations WHERE session_id = $1)`,
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM revocations WHERE session_id = $1 AND generation = 0)`,
 		c.SessionID).Scan(&exists); err != nil || exists {
 		return err
 	}
@@ -332,8 +342,28 @@ func revokeSession(ctx context.Context, tx pgx.Tx, id string, now time.Time) err
 	if _, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = $1 WHERE id = $2`, now, id); err != nil {
 		return err
 	}
+	// The whole session is revoked now: its generation row says less.
+	if _, err := tx.Exec(ctx, `DELETE FROM revocations WHERE session_id = $1 AND generation > 0`, id); err != nil {
+		return err
+	}
 	_, err = tx.Exec(ctx, `INSERT INTO revocations (jti, session_id, expires_at) VALUES ('', $1, $2)`,
 		id, latest(exp, now))
+	return err
+}
+
+// revokeGenerations records that the session's tokens below generation
+// gen are revoked, replacing the session's previous generation row (so
+// there is one per session, with a new seq for the pollers), and living
+// until the latest of those tokens expires: exp, or the previous row's
+// expiry when later. The caller holds the revocation lock.
+func revokeGenerations(ctx context.Context, tx pgx.Tx, sid string, gen int64, exp time.Time) error {
+	var prev *time.Time
+	if err := tx.QueryRow(ctx, `DELETE FROM revocations WHERE session_id = $1 AND generation > 0 RETURNING expires_at`,
+		sid).Scan(&prev); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO revocations (jti, session_id, generation, expires_at) VALUES ('', $1, $2, $3)`,
+		sid, gen, latest(exp, fromOpt(prev)))
 	return err
 }
 
@@ -364,7 +394,7 @@ func revokeJTI(ctx context.Context, tx pgx.Tx, jti string, exp time.Time) error 
 func (s *Store) RevocationsSince(ctx context.Context, seq int64) ([]store.Revocation, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	rows, err := s.pool.Query(ctx, `SELECT seq, jti, session_id, client_id, subject, cutoff, expires_at
+	rows, err := s.pool.Query(ctx, `SELECT seq, jti, session_id, client_id, subject, cutoff, generation, expires_at
 		FROM revocations WHERE seq > $1 ORDER BY seq`, seq)
 	if err != nil {
 		return nil, fmt.Errorf("list revocations: %w", classify(err))
@@ -374,7 +404,7 @@ func (s *Store) RevocationsSince(ctx context.Context, seq int64) ([]store.Revoca
 			r      store.Revocation
 			cutoff *time.Time
 		)
-		err := row.Scan(&r.Seq, &r.JTI, &r.SessionID, &r.ClientID, &r.Subject, &cutoff, &r.ExpiresAt)
+		err := row.Scan(&r.Seq, &r.JTI, &r.SessionID, &r.ClientID, &r.Subject, &cutoff, &r.Generation, &r.ExpiresAt)
 		r.Cutoff, r.ExpiresAt = fromOpt(cutoff), utc(r.ExpiresAt)
 		return r, err
 	})
@@ -402,6 +432,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 				return err
 			}
 		}
-		return nil
+		_, err := tx.Exec(ctx, `DELETE FROM changes WHERE seq <= (SELECT MAX(seq) FROM changes) - $1`, store.ChangesKept)
+		return err
 	})
 }

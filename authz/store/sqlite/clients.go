@@ -71,9 +71,11 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 		if err := setCreated(ctx, tx, c, args); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
-		return err
+		if _, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+			return err
+		}
+		return recordChange(ctx, tx, store.ChangeClient, c.ID)
 	})
 }
 
@@ -100,7 +102,10 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 				first_party = excluded.first_party, owner = excluded.owner,
 				access_ttl = excluded.access_ttl, refresh_ttl = excluded.refresh_ttl,
 				portal_made = excluded.portal_made, plan = excluded.plan`, args...)
-		return err
+		if err != nil {
+			return err
+		}
+		return recordChange(ctx, tx, store.ChangeClient, c.ID)
 	})
 }
 
@@ -156,7 +161,10 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 		if err != nil {
 			return err
 		}
-		return oneRow(res)
+		if err := oneRow(res); err != nil {
+			return err
+		}
+		return recordChange(ctx, tx, store.ChangeClient, c.ID)
 	})
 }
 
@@ -189,8 +197,10 @@ func deleteClient(ctx context.Context, tx *sql.Tx, id string, now time.Time, max
 	if err := insertCutoff(ctx, tx, id, "", cut, max(maxTokenLifetime, time.Duration(accessTTL))); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
-	return err
+	if _, err = tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id); err != nil {
+		return err
+	}
+	return recordChange(ctx, tx, store.ChangeClient, id)
 }
 
 // insertCutoff records that the local tokens of clientID (or of subject)

@@ -152,6 +152,23 @@ CREATE TABLE admin_keys (
 	created_at INTEGER NOT NULL
 ) STRICT;
 `,
+		// Session generations, and the change feed: a session counts its refreshes, its access
+		// tokens name the generation they were minted in, and a rotation
+		// revokes the generations below the new one with one revocation
+		// row per session (revocations.generation > 0), replaced at each
+		// rotation, instead of one row per rotated-out token. Sessions of
+		// before have generation 0: their tokens are revoked by jti.
+		`
+ALTER TABLE sessions ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE revocations ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+-- The change feed of clients and users (store.Changes); AUTOINCREMENT: a
+-- seq is never reused, even after pruning.
+CREATE TABLE changes (
+	seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+	kind TEXT NOT NULL,
+	key  TEXT NOT NULL
+) STRICT;
+`,
 	}
 }
 

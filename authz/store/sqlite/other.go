@@ -53,7 +53,10 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 		if err != nil {
 			return err
 		}
-		return oneRow(res)
+		if err := oneRow(res); err != nil {
+			return err
+		}
+		return recordChange(ctx, tx, store.ChangeUser, u.Name)
 	})
 }
 
@@ -150,7 +153,10 @@ func (s *Store) DeleteUser(ctx context.Context, name string, now time.Time, maxT
 				return err
 			}
 		}
-		return insertCutoff(ctx, tx, "", name, store.CutoffAt(now, fromMicros(created)), maxTokenLifetime)
+		if err := insertCutoff(ctx, tx, "", name, store.CutoffAt(now, fromMicros(created)), maxTokenLifetime); err != nil {
+			return err
+		}
+		return recordChange(ctx, tx, store.ChangeUser, name)
 	})
 }
 

@@ -14,7 +14,7 @@ import (
 // sessions are kept past their end, so replays are still recognised.
 const pruneGrace = 24 * time.Hour
 
-const sessionColumns = `id, client_id, subject, scope, kind, created_at, expires_at, revoked_at`
+const sessionColumns = `id, client_id, subject, scope, kind, created_at, expires_at, revoked_at, generation`
 
 func scanSession(row scanner) (store.Session, error) {
 	var (
@@ -22,7 +22,7 @@ func scanSession(row scanner) (store.Session, error) {
 		created, exp int64
 		revoked      sql.NullInt64
 	)
-	if err := row.Scan(&s.ID, &s.ClientID, &s.Subject, &s.Scope, &s.Kind, &created, &exp, &revoked); err != nil {
+	if err := row.Scan(&s.ID, &s.ClientID, &s.Subject, &s.Scope, &s.Kind, &created, &exp, &revoked, &s.Generation); err != nil {
 		return s, err
 	}
 	s.CreatedAt, s.ExpiresAt, s.RevokedAt = fromMicros(created), fromMicros(exp), fromOptMicros(revoked)
@@ -33,16 +33,16 @@ func scanSession(row scanner) (store.Session, error) {
 func (s *Store) CreateSession(ctx context.Context, sess store.Session, first *store.RefreshToken) error {
 	return s.write(ctx, fmt.Sprintf("create session %q", sess.ID), func(tx *sql.Tx) error {
 		var revoked bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM revocations WHERE session_id = ?)`,
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM revocations WHERE session_id = ? AND generation = 0)`,
 			sess.ID).Scan(&revoked); err != nil {
 			return err
 		}
 		if revoked && sess.ID != "" {
 			return store.ErrRevoked
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			sess.ID, sess.ClientID, sess.Subject, sess.Scope, sess.Kind,
-			micros(sess.CreatedAt), micros(sess.ExpiresAt), optMicros(sess.RevokedAt)); err != nil {
+			micros(sess.CreatedAt), micros(sess.ExpiresAt), optMicros(sess.RevokedAt), sess.Generation); err != nil {
 			return err
 		}
 		if first == nil {
@@ -182,13 +182,23 @@ func (s *Store) RotateRefresh(ctx context.Context, clientID string, oldHash []by
 		if err := insertRefresh(ctx, tx, next); err != nil {
 			return err
 		}
-		if jti != "" {
-			if err := revokeJTI(ctx, tx, jti, latest(fromOptMicros(accessExp), now)); err != nil {
+		oldExp := latest(fromOptMicros(accessExp), now)
+		switch {
+		case sess.Generation > 0:
+			if err := revokeGenerations(ctx, tx, sess.ID, sess.Generation+1, oldExp); err != nil {
+				return err
+			}
+		case jti != "":
+			if err := revokeJTI(ctx, tx, jti, oldExp); err != nil {
 				return err
 			}
 		}
+		if sess.Generation > 0 {
+			sess.Generation++
+		}
 		sess.ExpiresAt = latest(sess.ExpiresAt, next.ExpiresAt, next.AccessExpiresAt)
-		_, err = tx.ExecContext(ctx, `UPDATE sessions SET expires_at = ? WHERE id = ?`, micros(sess.ExpiresAt), sess.ID)
+		_, err = tx.ExecContext(ctx, `UPDATE sessions SET expires_at = ?, generation = ? WHERE id = ?`,
+			micros(sess.ExpiresAt), sess.Generation, sess.ID)
 		return err
 	})
 	if err == nil && reused != nil {
@@ -290,7 +300,7 @@ func revokeCodeSession(ctx context.Context, tx *sql.Tx, c store.AuthCode, now ti
 		return err
 	}
 	var exists bool
-	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM revocations WHERE session_id = ?)`,
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM revocations WHERE session_id = ? AND generation = 0)`,
 		c.SessionID).Scan(&exists); err != nil || exists {
 		return err
 	}
@@ -326,8 +336,31 @@ func revokeSession(ctx context.Context, tx *sql.Tx, id string, now time.Time) er
 	if _, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE id = ?`, micros(now), id); err != nil {
 		return err
 	}
+	// The whole session is revoked now: its generation row says less.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE session_id = ? AND generation > 0`, id); err != nil {
+		return err
+	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO revocations (jti, session_id, expires_at) VALUES ('', ?, ?)`,
 		id, micros(latest(fromMicros(exp), now)))
+	return err
+}
+
+// revokeGenerations records that the session's tokens below generation
+// gen are revoked, replacing the session's previous generation row (so
+// there is one per session, with a new seq for the pollers), and living
+// until the latest of those tokens expires: exp, or the previous row's
+// expiry when later.
+func revokeGenerations(ctx context.Context, tx *sql.Tx, sid string, gen int64, exp time.Time) error {
+	var prev sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT MAX(expires_at) FROM revocations WHERE session_id = ? AND generation > 0`,
+		sid).Scan(&prev); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE session_id = ? AND generation > 0`, sid); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO revocations (jti, session_id, generation, expires_at) VALUES ('', ?, ?, ?)`,
+		sid, gen, micros(latest(exp, fromOptMicros(prev))))
 	return err
 }
 
@@ -354,7 +387,7 @@ func revokeJTI(ctx context.Context, tx *sql.Tx, jti string, exp time.Time) error
 // commits revocations in seq order, so a reader never sees a gap fill in
 // later.
 func (s *Store) RevocationsSince(ctx context.Context, seq int64) ([]store.Revocation, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, jti, session_id, client_id, subject, cutoff, expires_at
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, jti, session_id, client_id, subject, cutoff, generation, expires_at
 		FROM revocations WHERE seq > ? ORDER BY seq`, seq)
 	if err != nil {
 		return nil, fmt.Errorf("list revocations: %w", err)
@@ -367,7 +400,7 @@ func (s *Store) RevocationsSince(ctx context.Context, seq int64) ([]store.Revoca
 			cutoff sql.NullInt64
 			exp    int64
 		)
-		if err := rows.Scan(&r.Seq, &r.JTI, &r.SessionID, &r.ClientID, &r.Subject, &cutoff, &exp); err != nil {
+		if err := rows.Scan(&r.Seq, &r.JTI, &r.SessionID, &r.ClientID, &r.Subject, &cutoff, &r.Generation, &exp); err != nil {
 			return nil, fmt.Errorf("list revocations: %w", err)
 		}
 		r.Cutoff, r.ExpiresAt = fromOptMicros(cutoff), fromMicros(exp)
@@ -392,6 +425,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 			{`DELETE FROM refresh_tokens WHERE expires_at <= ?`, old},
 			{`DELETE FROM sessions WHERE expires_at <= ?1 OR revoked_at <= ?1`, old},
 			{`DELETE FROM signing_keys WHERE drop_after <= ?`, cut},
+			{`DELETE FROM changes WHERE seq <= (SELECT MAX(seq) FROM changes) - ?`, store.ChangesKept},
 		} {
 			if _, err := tx.ExecContext(ctx, q.sql, q.arg); err != nil {
 				return err

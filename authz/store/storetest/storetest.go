@@ -49,6 +49,8 @@ func Run(t *testing.T, open Opener) {
 		{"rotate_refresh", testRotateRefresh},
 		{"rotate_refresh_errors", testRotateRefreshErrors},
 		{"rotate_refresh_race", testRotateRefreshRace},
+		{"session_generations", testSessionGenerations},
+		{"changes", testChanges},
 		{"codes", testCodes},
 		{"code_replay", testCodeReplay},
 		{"code_race", testCodeRace},
