@@ -88,10 +88,30 @@ signed has expired (the longest token lifetime, an a2a token's by default).`)
 		if err := keys.Rotate(ctx); err != nil {
 			return err
 		}
-		if *asJSON {
-			return c.printJSON(map[string]string{"retired_kid": old, "signing_kid": keys.SigningKeyID()})
+		// The keyring keeps signing with the old key until the new one has
+		// been published for the activation delay, so the new key and the
+		// moment it starts signing are read back from the store.
+		all, err := st.ListSigningKeys(ctx)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(c.env.Stdout, "New signing key %s; %s retired (still published until its tokens expire).\n", keys.SigningKeyID(), old)
+		var newKID string
+		var from time.Time
+		for _, k := range all {
+			if k.ID == old {
+				from = k.RetiredAt
+			} else if k.RetiredAt.IsZero() {
+				newKID = k.ID
+			}
+		}
+		if newKID == "" {
+			return fmt.Errorf("the new signing key is not in the store")
+		}
+		signsFrom := from.UTC().Format(time.RFC3339)
+		if *asJSON {
+			return c.printJSON(map[string]string{"retired_kid": old, "signing_kid": newKID, "signs_from": signsFrom})
+		}
+		fmt.Fprintf(c.env.Stdout, "New signing key %s signs from %s; %s signs until then and stays published until its tokens expire.\n", newKID, signsFrom, old)
 		return nil
 	})
 }
