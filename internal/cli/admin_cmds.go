@@ -129,7 +129,7 @@ Example:
 			AllowedOrigins: origins, FirstParty: *firstParty, Owner: *owner, Plan: *plan, Public: *public,
 		})
 		if err != nil {
-			return err
+			return inFlagWords(err)
 		}
 		if *asJSON {
 			out := map[string]string{"client_id": cl.ID}
@@ -362,4 +362,31 @@ gateway refuses its access tokens within a second.`)
 		fmt.Fprintf(c.env.Stdout, "Session %q revoked.\n", c.positional[0])
 		return nil
 	})
+}
+
+// inFlagWords restates a client validation error in the words of the
+// command line: the flag to pass rather than the configuration key to set.
+func inFlagWords(err error) error {
+	var v *service.ValidationError
+	if !errors.As(err, &v) {
+		return err
+	}
+	// The flags of "client create" by the field they set.
+	clientFlags := map[string]string{
+		"id": "--id", "name": "--name", "grants": "--grant", "scopes": "--scope",
+		"redirect_uris": "--redirect-uri", "allowed_origins": "--origin",
+		"first_party": "--first-party", "owner": "--owner", "plan": "--plan",
+	}
+	parts := make([]string, len(v.Fields))
+	for i, f := range v.Fields {
+		detail := strings.ReplaceAll(f.Detail, "set first_party: true", "add --first-party")
+		field, _, _ := strings.Cut(f.Field, "[") // grants[0] is the first --grant
+		if flag, ok := clientFlags[field]; ok {
+			field = flag
+		} else {
+			field = f.Field
+		}
+		parts[i] = field + ": " + detail
+	}
+	return errors.New(strings.Join(parts, "; "))
 }

@@ -92,6 +92,13 @@ func Run(ctx context.Context, args []string, env Env) int {
 		usage(env.Stderr)
 		return 2
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = []string{"version"}
+	}
+	if args[0] == "help" && len(args) > 1 {
+		// "clearance help serve" is "clearance serve --help".
+		args = append(append([]string{}, args[1:]...), "--help")
+	}
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(env.Stdout)
 		return 0
@@ -114,6 +121,22 @@ func Run(ctx context.Context, args []string, env Env) int {
 		}
 	}
 	if cmd == nil {
+		if group := groupOf(cmds, args[0]); group != nil {
+			// "clearance client" or "clearance client --help": list the
+			// group's commands.
+			w, code := env.Stderr, 2
+			if len(args) == 2 && isHelpFlag(args[1]) {
+				w, code = env.Stdout, 0
+			} else if len(args) > 1 {
+				fmt.Fprintf(env.Stderr, "clearance: unknown command %q\n", args[0]+" "+args[1])
+			}
+			fmt.Fprintf(w, "Usage: clearance %s <command> [flags]\n\nCommands:\n", args[0])
+			for _, c := range group {
+				fmt.Fprintf(w, "  %-22s %s\n", c.name, c.summary)
+			}
+			fmt.Fprintf(w, "\nRun \"clearance %s <command> --help\" for the flags of one command.\n", args[0])
+			return code
+		}
 		fmt.Fprintf(env.Stderr, "clearance: unknown command %q (run \"clearance --help\")\n", strings.Join(args[:min(2, len(args))], " "))
 		return 2
 	}
@@ -131,6 +154,19 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	return 0
 }
+
+// groupOf returns the two-word commands whose first word is word.
+func groupOf(cmds []command, word string) []command {
+	var group []command
+	for _, c := range cmds {
+		if strings.HasPrefix(c.name, word+" ") {
+			group = append(group, c)
+		}
+	}
+	return group
+}
+
+func isHelpFlag(a string) bool { return a == "-h" || a == "--h" || a == "-help" || a == "--help" }
 
 // exitCode ends a command with that code, its message already printed.
 type exitCode int
@@ -169,7 +205,7 @@ func (c *cmdContext) flags(usageLine, help string) *flag.FlagSet {
 func (c *cmdContext) parse(minPos, maxPos int) error {
 	args := c.args
 	for _, a := range args {
-		if a == "-h" || a == "--h" || a == "-help" || a == "--help" {
+		if isHelpFlag(a) {
 			c.fs.SetOutput(c.env.Stdout) // asked-for help goes to stdout
 		}
 	}

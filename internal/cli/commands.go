@@ -24,5 +24,6 @@ func commands() []command {
 		{name: "subscription add", summary: "give a user a subscription (routes may require one)", run: runSubscriptionAdd},
 		{name: "subscription list", summary: "list a user's subscriptions", run: runSubscriptionList},
 		{name: "subscription remove", summary: "remove a subscription", run: runSubscriptionRemove},
+		{name: "version", summary: "print the version of this binary (also --version)", run: runVersion},
 	}
 }

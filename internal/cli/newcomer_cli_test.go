@@ -75,3 +75,65 @@ func TestKeysRotateNamesTheNewKey(t *testing.T) {
 		t.Errorf("the message does not name the new key: %q", out)
 	}
 }
+
+// TestHelpForGroupsAndCommands: a command group lists its commands, "help
+// CMD" is CMD's help, and the version is printed by "version" and
+// "--version".
+func TestHelpForGroupsAndCommands(t *testing.T) {
+	now := time.Date(2030, 6, 15, 12, 0, 0, 0, time.UTC)
+	for _, args := range [][]string{{"client", "--help"}, {"help", "client"}} {
+		code, out, errs := runAt(t, now, args...)
+		if code != 0 || errs != "" {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errs)
+		}
+		for _, sub := range []string{"client create", "client list", "client show", "client delete"} {
+			if !strings.Contains(out, sub) {
+				t.Errorf("%v does not list %q:\n%s", args, sub, out)
+			}
+		}
+		if strings.Contains(out, "user add") {
+			t.Errorf("%v lists another group's commands:\n%s", args, out)
+		}
+	}
+	code, _, errs := runAt(t, now, "client")
+	if code != 2 || !strings.Contains(errs, "client show") || strings.Contains(errs, "unknown command") {
+		t.Errorf("clearance client: exit %d, stderr %q", code, errs)
+	}
+	code, _, errs = runAt(t, now, "client", "frob")
+	if code != 2 || !strings.Contains(errs, `unknown command "client frob"`) || !strings.Contains(errs, "client create") {
+		t.Errorf("clearance client frob: exit %d, stderr %q", code, errs)
+	}
+
+	code, out, _ := runAt(t, now, "help", "serve")
+	if code != 0 || !strings.HasPrefix(out, "Usage: clearance serve") {
+		t.Errorf("help serve: exit %d, %q", code, out)
+	}
+	code, out, _ = runAt(t, now, "help", "client", "create")
+	if code != 0 || !strings.HasPrefix(out, "Usage: clearance client create") {
+		t.Errorf("help client create: exit %d, %q", code, out)
+	}
+
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, out, errs := runAt(t, now, args...)
+		if code != 0 || errs != "" || !strings.HasPrefix(out, "clearance ") || strings.Count(out, "\n") != 1 {
+			t.Errorf("%v: exit %d, %q, stderr %q", args, code, out, errs)
+		}
+	}
+}
+
+// TestFirstPartyErrorInFlagWords: the CLI says which flag to pass, not
+// which configuration key to set.
+func TestFirstPartyErrorInFlagWords(t *testing.T) {
+	path := newcomerConfig(t)
+	now := time.Date(2030, 6, 15, 12, 0, 0, 0, time.UTC)
+	code, _, errs := runAt(t, now, "client", "create", "--id", "app", "--name", "App", "--grant", "a2a", "--config", path)
+	if code != 1 || !strings.Contains(errs, "--grant: grant a2a is for first-party clients only: add --first-party") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+	if strings.Contains(errs, "first_party") || strings.Contains(errs, "grants[") {
+		t.Errorf("configuration words in a CLI error: %q", errs)
+	}
+	if code, _, errs := runAt(t, now, "client", "create", "--id", "app", "--name", "App", "--grant", "a2a", "--first-party", "--config", path); code != 0 {
+		t.Errorf("with --first-party: exit %d, %s", code, errs)
+	}
+}
