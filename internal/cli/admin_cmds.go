@@ -185,7 +185,7 @@ func runClientShow(ctx context.Context, c *cmdContext) error {
 	return c.withStore(ctx, func(_ *config.Config, st store.Store) error {
 		cl, err := st.GetClient(ctx, c.positional[0])
 		if err != nil {
-			return fmt.Errorf("client %q: %w", c.positional[0], err)
+			return notFound(err, "no client with id %q", c.positional[0])
 		}
 		j := toClientJSON(cl)
 		if *asJSON {
@@ -321,7 +321,7 @@ expiry. Revoke one with "clearance sessions revoke SESSION_ID".`)
 	}
 	return c.withStore(ctx, func(_ *config.Config, st store.Store) error {
 		if _, err := st.GetClient(ctx, *client); err != nil {
-			return fmt.Errorf("client %q: %w", *client, err)
+			return notFound(err, "no client with id %q", *client)
 		}
 		ss, err := st.ListSessions(ctx, *client, c.env.Now().UTC())
 		if err != nil {
@@ -354,7 +354,7 @@ gateway refuses its access tokens within a second.`)
 	}
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
 		if err := c.commandService(cfg, st).RevokeSession(ctx, c.positional[0]); err != nil {
-			return err
+			return notFound(err, "no session with id %q", c.positional[0])
 		}
 		if *asJSON {
 			return c.printJSON(map[string]any{"session_id": c.positional[0], "revoked": true})
@@ -389,4 +389,15 @@ func inFlagWords(err error) error {
 		parts[i] = field + ": " + detail
 	}
 	return errors.New(strings.Join(parts, "; "))
+}
+
+// notFound states a missing record once, in the words of the command
+// line ("no client with id \"x\""), instead of the layers of context the
+// store and service wrap around store.ErrNotFound. Other errors pass
+// through unchanged.
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf(format, args...)
+	}
+	return err
 }

@@ -132,6 +132,12 @@ under "clearance sessions list --client ID" and can be revoked there.`)
 		return fmt.Errorf("--client and --user are required")
 	}
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
+		if _, err := st.GetClient(ctx, *client); err != nil {
+			return notFound(err, "no client with id %q", *client)
+		}
+		if _, err := st.GetUser(ctx, *user); err != nil {
+			return notFound(err, "no user named %q", *user)
+		}
 		logger := newLogger(c.env.Stderr, cfg.Log)
 		keys, err := c.keyring(ctx, cfg, st, logger)
 		if err != nil {

@@ -137,3 +137,28 @@ func TestFirstPartyErrorInFlagWords(t *testing.T) {
 		t.Errorf("with --first-party: exit %d, %s", code, errs)
 	}
 }
+
+// TestNotFoundSaidOnce: a missing client, user or session is named once,
+// in one phrase, not wrapped in the store's own context.
+func TestNotFoundSaidOnce(t *testing.T) {
+	path := newcomerConfig(t)
+	now := time.Date(2030, 6, 15, 12, 0, 0, 0, time.UTC)
+	if code, _, errs := runAt(t, now, "client", "create", "--id", "app", "--name", "App", "--config", path); code != 0 {
+		t.Fatal(errs)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"client", "show", "nope"}, "clearance client show: no client with id \"nope\"\n"},
+		{[]string{"sessions", "list", "--client", "nope"}, "clearance sessions list: no client with id \"nope\"\n"},
+		{[]string{"sessions", "revoke", "nope"}, "clearance sessions revoke: no session with id \"nope\"\n"},
+		{[]string{"token", "a2a", "--client", "nope", "--user", "bob"}, "clearance token a2a: no client with id \"nope\"\n"},
+		{[]string{"token", "a2a", "--client", "app", "--user", "bob"}, "clearance token a2a: no user named \"bob\"\n"},
+	} {
+		code, out, errs := runAt(t, now, append(tc.args, "--config", path)...)
+		if code != 1 || out != "" || errs != tc.want {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want stderr %q", tc.args, code, out, errs, tc.want)
+		}
+	}
+}
