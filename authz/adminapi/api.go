@@ -415,7 +415,7 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request) (int, error) {
 }
 
 func (a *API) rotateKeys(w http.ResponseWriter, r *http.Request) (int, error) {
-	old, cur, err := a.svc.RotateKeys(r.Context())
+	old, cur, _, err := a.svc.RotateKeys(r.Context())
 	if err != nil {
 		return 0, err
 	}

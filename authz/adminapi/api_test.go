@@ -242,7 +242,10 @@ func TestEveryOperationAgainstTheSchemas(t *testing.T) {
 		t.Errorf("usage = %s, want plan gold and 7 days", a.body)
 	}
 	step("GET", "/keys", "/keys", "", 200)
-	step("POST", "/keys/rotate", "/keys/rotate", "", 200)
+	a = step("POST", "/keys/rotate", "/keys/rotate", "", 200)
+	if r := a.json(t).(map[string]any); r["signing_kid"] == "" || r["signing_kid"] == r["retired_kid"] {
+		t.Errorf("rotate names the retired key as the new one: %s", a.body)
+	}
 	if f.call("DELETE", "/sessions/nope", f.key, "").status != 404 {
 		t.Error("DELETE of an unknown session is not 404")
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/clearance-gw/clearance/authz/metering"
 	"github.com/clearance-gw/clearance/authz/metering/planview"
@@ -103,16 +104,35 @@ func (s *Service) ListKeys(ctx context.Context) ([]store.SigningKey, error) {
 }
 
 // RotateKeys makes a new signing key and retires the current one; it
-// returns both key ids.
-func (s *Service) RotateKeys(ctx context.Context) (retired, signing string, err error) {
+// returns the retired key's id, the new key's id, and when the new key
+// starts signing (after the activation delay).
+func (s *Service) RotateKeys(ctx context.Context) (retired, signing string, signsFrom time.Time, err error) {
 	if s.opts.Keys == nil {
-		return "", "", errors.New("rotate signing keys: no keyring")
+		return "", "", time.Time{}, errors.New("rotate signing keys: no keyring")
 	}
 	old := s.opts.Keys.SigningKeyID()
 	if err := s.opts.Keys.Rotate(ctx); err != nil {
-		return "", "", err
+		return "", "", time.Time{}, err
 	}
-	return old, s.opts.Keys.SigningKeyID(), nil
+	// The keyring keeps signing with the old key until the new one has
+	// been published for the activation delay: the new key, and the moment
+	// it starts signing (the old key's retirement), are read back from the
+	// store rather than from what signs this instant.
+	all, err := s.st.ListSigningKeys(ctx)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	for _, k := range all {
+		if k.ID == old {
+			signsFrom = k.RetiredAt
+		} else if k.RetiredAt.IsZero() {
+			signing = k.ID
+		}
+	}
+	if signing == "" {
+		return "", "", time.Time{}, errors.New("rotate signing keys: the new signing key is not in the store")
+	}
+	return old, signing, signsFrom.UTC(), nil
 }
 
 // apiKeyPrefix starts every admin API key, so a leaked one is recognisable.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/clearance-gw/clearance/authz/issuer"
+	"github.com/clearance-gw/clearance/authz/service"
 	"github.com/clearance-gw/clearance/authz/signing"
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
@@ -84,28 +85,10 @@ signed has expired (the longest token lifetime, an a2a token's by default).`)
 		if err != nil {
 			return err
 		}
-		old := keys.SigningKeyID()
-		if err := keys.Rotate(ctx); err != nil {
-			return err
-		}
-		// The keyring keeps signing with the old key until the new one has
-		// been published for the activation delay, so the new key and the
-		// moment it starts signing are read back from the store.
-		all, err := st.ListSigningKeys(ctx)
+		svc := service.New(st, service.Options{Config: func() *config.Config { return cfg }, Now: c.env.Now, Keys: keys})
+		old, newKID, from, err := svc.RotateKeys(ctx)
 		if err != nil {
 			return err
-		}
-		var newKID string
-		var from time.Time
-		for _, k := range all {
-			if k.ID == old {
-				from = k.RetiredAt
-			} else if k.RetiredAt.IsZero() {
-				newKID = k.ID
-			}
-		}
-		if newKID == "" {
-			return fmt.Errorf("the new signing key is not in the store")
 		}
 		signsFrom := from.UTC().Format(time.RFC3339)
 		if *asJSON {
