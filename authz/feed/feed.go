@@ -20,6 +20,7 @@ import (
 	"github.com/clearance-gw/clearance/authz/guard"
 	"github.com/clearance-gw/clearance/authz/metering/planview"
 	"github.com/clearance-gw/clearance/authz/store"
+	"github.com/clearance-gw/clearance/internal/periodic"
 )
 
 // Source is the part of the store the follower reads.
@@ -215,26 +216,7 @@ func (f *Follower) Run(ctx context.Context, interval time.Duration, wake <-chan 
 	if interval <= 0 {
 		interval = DefaultInterval
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	failing := false
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-wake:
-		}
-		err := f.Sync(ctx)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return
-		case err != nil && !failing:
-			failing = true
-			f.log.ErrorContext(ctx, "follow the change feed", "error", err)
-		case err == nil && failing:
-			failing = false
-			f.log.InfoContext(ctx, "following the change feed again")
-		}
-	}
+	periodic.Follow(ctx, interval, wake, f.Sync,
+		func(err error) { f.log.ErrorContext(ctx, "follow the change feed", "error", err) },
+		func() { f.log.InfoContext(ctx, "following the change feed again") })
 }

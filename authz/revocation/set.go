@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/clearance-gw/clearance/authz/store"
+	"github.com/clearance-gw/clearance/internal/periodic"
 )
 
 // Source is where revocations come from: the store.
@@ -385,25 +386,7 @@ func (s *Set) Len() int {
 // Run calls Sync every Interval until ctx is done. Failures are logged (once
 // per run of failures) and retried at the next tick.
 func (s *Set) Run(ctx context.Context) {
-	t := time.NewTicker(s.interval)
-	defer t.Stop()
-	failing := false
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		err := s.Sync(ctx)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return
-		case err != nil && !failing:
-			failing = true
-			s.log.ErrorContext(ctx, "revocation sync failed", "error", err)
-		case err == nil && failing:
-			failing = false
-			s.log.InfoContext(ctx, "revocation sync recovered")
-		}
-	}
+	periodic.Follow(ctx, s.interval, nil, s.Sync,
+		func(err error) { s.log.ErrorContext(ctx, "revocation sync failed", "error", err) },
+		func() { s.log.InfoContext(ctx, "revocation sync recovered") })
 }

@@ -3,6 +3,7 @@ package periodic
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,5 +48,45 @@ func TestEveryQuietOnShutdown(t *testing.T) {
 	case err := <-reported:
 		t.Errorf("reported %v during shutdown", err)
 	default:
+	}
+}
+
+// Follow runs on every wake, and reports a run of failures once and its
+// end once.
+func TestFollowReportsRunsOfFailures(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	results := []error{nil, errors.New("down"), errors.New("still down"), nil, nil, errors.New("down again")}
+	wake := make(chan struct{})
+	called := make(chan struct{})
+	var events []string
+	n := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// An interval that never ticks within the test: only wakes run fn.
+		Follow(ctx, time.Hour, wake, func(ctx context.Context) error {
+			called <- struct{}{}
+			if n == len(results) {
+				// The last call: the one before it has been reported;
+				// end the loop (a shutdown is not a failure).
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			err := results[n]
+			n++
+			return err
+		}, func(err error) { events = append(events, "fail: "+err.Error()) },
+			func() { events = append(events, "recovered") })
+	}()
+	for range len(results) + 1 {
+		wake <- struct{}{}
+		<-called
+	}
+	cancel()
+	<-done
+	want := []string{"fail: down", "recovered", "fail: down again"}
+	if !slices.Equal(events, want) {
+		t.Errorf("events = %q, want %q", events, want)
 	}
 }
