@@ -15,7 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/clearance-gw/clearance/examples/upstream"
+	"github.com/clearance-gw/clearance/examples/upstream/sampleapi"
 	"github.com/clearance-gw/clearance/internal/cli"
 	"github.com/clearance-gw/clearance/internal/testgateway"
 )
@@ -46,7 +46,7 @@ func deriveProfile(t *testing.T, name, extra string, env map[string]string) *pro
 	}
 	root := doc.Content[0]
 	p := &profile{t: t, env: env, path: filepath.Join(t.TempDir(), "gateway.yaml")}
-	p.up = httptest.NewServer(upstream.NewHandler())
+	p.up = httptest.NewServer(sampleapi.NewHandler())
 	t.Cleanup(p.up.Close)
 
 	setKey(root, "listen", scalar("127.0.0.1:0"))

@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/clearance-gw/clearance/examples/upstream"
+	"github.com/clearance-gw/clearance/examples/upstream/sampleapi"
 	"github.com/clearance-gw/clearance/internal/cli"
 )
 
@@ -55,7 +55,7 @@ func run(ctx context.Context, configPath string, check bool, out io.Writer) erro
 	defer cancel()
 
 	// 1. The sample API the gateway protects.
-	if err := serve(ctx, upstreamAddr, upstream.NewHandler()); err != nil {
+	if err := serve(ctx, upstreamAddr, sampleapi.NewHandler()); err != nil {
 		return fmt.Errorf("sample API: %w", err)
 	}
 	// 2. A demo client, registered as an operator would with

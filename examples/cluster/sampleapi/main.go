@@ -1,4 +1,4 @@
-// Command sampleapi serves the sample aviation data API (examples/upstream)
+// Command sampleapi serves the sample aviation data API (examples/upstream/sampleapi)
 // on the address given by -listen, for the cluster example's compose file.
 package main
 
@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/clearance-gw/clearance/examples/upstream"
+	"github.com/clearance-gw/clearance/examples/upstream/sampleapi"
 )
 
 func main() {
 	listen := flag.String("listen", ":9000", "address to listen on")
 	flag.Parse()
-	srv := &http.Server{Addr: *listen, Handler: upstream.NewHandler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: *listen, Handler: sampleapi.NewHandler(), ReadHeaderTimeout: 10 * time.Second}
 	log.Fatal(srv.ListenAndServe())
 }

@@ -1,4 +1,4 @@
-package upstream
+package sampleapi
 
 import (
 	"encoding/json"

@@ -1,8 +1,9 @@
-// Package upstream is a small sample aviation data API: a few airports, their
+// Package sampleapi is a small sample aviation data API: a few airports, their
 // charts, and airspace volumes, as JSON. It stands behind the gateway in the
-// quickstart and in tests, and knows nothing about OAuth: it trusts the
-// X-Auth-* headers the gateway sets.
-package upstream
+// quickstart and in tests, and "go run ./examples/upstream" serves it on its
+// own. It knows nothing about OAuth: it trusts the X-Auth-* headers the
+// gateway sets.
+package sampleapi
 
 import (
 	"encoding/json"
