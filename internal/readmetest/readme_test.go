@@ -171,17 +171,51 @@ func (r *runner) rewrite(line int, script string) string {
 	return strings.Join(lines, "\n")
 }
 
+// The programs the README runs, built once.
+var programs = []string{"./cmd/clearance", "./examples/upstream", "./examples/quickstart"}
+
 // build compiles the binaries the README runs, once.
 func (r *runner) build(root string) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	cmd := exec.Command(goTool, "build", "-o", r.bin+string(filepath.Separator),
-		"./cmd/clearance", "./examples/upstream", "./examples/quickstart")
+	cmd := exec.Command(goTool, append([]string{"build", "-o", r.bin + string(filepath.Separator)}, programs...)...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		r.t.Fatalf("go build: %v\n%s", err, out)
+	}
+	r.consultSources(goTool, root)
+}
+
+// consultSources looks at every file of this module the binaries are built
+// from. This package imports none of them, so without this "go test" would
+// reuse a cached result after a change to the code the README runs; files
+// a test looks at are part of its cache key.
+func (r *runner) consultSources(goTool, root string) {
+	cmd := exec.Command(goTool, append([]string{"list", "-deps", "-f",
+		`{{if not .Standard}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}`}, programs...)...)
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		r.t.Fatalf("go list: %v", err)
+	}
+	n := 0
+	for _, f := range strings.Fields(string(out)) {
+		if rel, err := filepath.Rel(root, f); err == nil && !strings.HasPrefix(rel, "..") {
+			if _, err := os.Stat(f); err != nil {
+				r.t.Fatal(err)
+			}
+			n++
+		}
+	}
+	for _, f := range []string{"go.mod", "go.sum"} {
+		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	if n == 0 {
+		r.t.Fatal("go list named no source file of this module")
 	}
 }
 
