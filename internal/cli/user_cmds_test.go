@@ -187,7 +187,7 @@ func TestTokenA2AFollowsTheEntitlement(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = st.CreateClient(t.Context(), store.Client{ID: "alice-app", Name: "A", Owner: "alice", PortalMade: true,
-		SecretHash: secret.HashSecret("s"), Scopes: []string{"manage_users", "charts"}, CreatedAt: time.Now()})
+		SecretHash: secret.HashSecret("s"), Grants: []string{"a2a"}, Scopes: []string{"manage_users", "charts"}, CreatedAt: time.Now()})
 	st.Close()
 	if err != nil {
 		t.Fatal(err)
