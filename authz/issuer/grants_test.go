@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -430,6 +431,10 @@ func TestAdminGrant(t *testing.T) {
 	logs := fx.logs.String()
 	if !strings.Contains(logs, "admin token issued") || !strings.Contains(logs, "admin=root") || !strings.Contains(logs, "subject=alice") {
 		t.Errorf("no audit line in logs:\n%s", logs)
+	}
+	// The token endpoint's own line names the administrator too.
+	if !regexp.MustCompile(`msg="token issued" component=issuer grant=admin client_id=app admin=root sub=alice .*via=token_endpoint`).MatchString(logs) {
+		t.Errorf("the token issued line does not name the administrator:\n%s", logs)
 	}
 
 	tests := []struct {

@@ -66,6 +66,10 @@ func TestA2AOnlyForClientsWithTheGrant(t *testing.T) {
 		if r := g.bearer("/v1/charts/x", tok); r.status != http.StatusOK {
 			t.Fatalf("the portal's a2a token at the proxy: %d %s", r.status, r.body)
 		}
+		if logs := g.logs.String(); !strings.Contains(logs, `"msg":"token issued","component":"issuer","grant":"a2a","client_id":"alice-app","sub":"alice"`) ||
+			!strings.Contains(logs, `"via":"portal"`) {
+			t.Errorf("the portal's a2a token is not logged as the portal's:\n%s", logs)
+		}
 	})
 
 	t.Run("token endpoint, a2a grant on a client that is not first-party", func(t *testing.T) {

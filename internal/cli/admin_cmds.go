@@ -29,7 +29,7 @@ func (c *cmdContext) withStore(ctx context.Context, fn func(cfg *config.Config, 
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := openStoreLogged(ctx, cfg, c.logger())
 	if err != nil {
 		return err
 	}

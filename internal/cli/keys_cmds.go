@@ -83,7 +83,7 @@ signed has expired (the longest token lifetime, an a2a token's by default).`)
 		return err
 	}
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
-		logger := newLogger(c.env.Stderr, cfg.Log)
+		logger := c.logger()
 		keys, err := c.keyring(ctx, cfg, st, logger)
 		if err != nil {
 			return err
@@ -129,7 +129,7 @@ app sends the user's password, is for first-party clients only).`)
 		if _, err := st.GetUser(ctx, *user); err != nil {
 			return notFound(err, "no user named %q", *user)
 		}
-		logger := newLogger(c.env.Stderr, cfg.Log)
+		logger := c.logger()
 		keys, err := c.keyring(ctx, cfg, st, logger)
 		if err != nil {
 			return err
