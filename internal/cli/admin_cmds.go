@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -356,11 +355,10 @@ case-insensitively): both appear as the sub of tokens.`)
 		return err
 	}
 	name := c.positional[0]
-	line, err := bufio.NewReader(io.LimitReader(c.env.Stdin, 4096)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read password: %w", err)
+	pw, err := c.readPassword()
+	if err != nil {
+		return err
 	}
-	pw := strings.TrimRight(line, "\r\n")
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
 		u, err := c.commandService(cfg, st).CreateUser(ctx, service.NewUser{Name: name, Password: pw, Admin: *admin,
 			Scopes: scopes, Plan: *plan})

@@ -63,3 +63,14 @@ func TestHelpListsFlagsWithTwoDashes(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysListHelpNamesTheStates: every state "keys list" can print is
+// explained in its help.
+func TestKeysListHelpNamesTheStates(t *testing.T) {
+	_, out, _ := runAt(t, time.Now(), "keys", "list", "--help")
+	for _, state := range []string{"signing", "retiring", "retired", "dropped"} {
+		if !regexp.MustCompile(`(?m)^  ` + state + ` +\S`).MatchString(out) {
+			t.Errorf("keys list --help does not explain the state %q:\n%s", state, out)
+		}
+	}
+}

@@ -32,7 +32,17 @@ func runKeysList(ctx context.Context, c *cmdContext) error {
 	fs := c.flags("[--json]", `
 Lists the keys that sign access tokens. The newest key signs; a retired key
 stays published in /.well-known/jwks.json until every token it signed has
-expired, so clients and other gateways can still verify those tokens.`)
+expired, so clients and other gateways can still verify those tokens.
+
+States:
+  signing    signs new tokens (a key just made by "keys rotate" shows this
+             at once and signs from the time "keys rotate" printed)
+  retiring   the previous key, still signing for the two seconds until its
+             successor takes over
+  retired    signs no more; its public key stays published until PUBLISHED
+             UNTIL, so the tokens it signed still verify
+  dropped    past PUBLISHED UNTIL: no longer published (every token it
+             signed has expired)`)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := c.parse(0, 0); err != nil {
 		return err

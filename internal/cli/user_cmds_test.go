@@ -131,7 +131,7 @@ func TestUserEntitlementCommands(t *testing.T) {
 			{[]string{"bob", "--scope", "charts", "--clear-scopes"}, "cannot be given together"},
 			{[]string{"bob"}, "nothing to change"},
 			{[]string{"bob", "--scope", "nope"}, `unknown scope "nope"`},
-			{[]string{"nobody", "--scope", "charts"}, `user "nobody": not found`},
+			{[]string{"nobody", "--scope", "charts"}, `no user named "nobody"`},
 		} {
 			code, _, errs := run(append([]string{"user", "update"}, tt.args...)...)
 			oneLineError(t, code, errs, tt.msg)
