@@ -42,14 +42,19 @@ func KnownGrant(g string) bool {
 	return false
 }
 
-// FirstPartyGrant reports whether grant g is reserved to first-party clients.
+// FirstPartyGrant reports whether grant g may be enabled only on a
+// first-party client: password and admin, where the app handles users'
+// passwords. The a2a grant may be enabled on any client with a secret (a
+// portal user turns it on with "Create token"); the token endpoint still
+// serves it to first-party clients only, since there the app sends the
+// user's password.
 func FirstPartyGrant(g string) bool {
-	return g == GrantPassword || g == GrantA2A || g == GrantAdmin
+	return g == GrantPassword || g == GrantAdmin
 }
 
 // SecretGrant reports whether a client enabling grant g must have a secret.
 func SecretGrant(g string) bool {
-	return g == GrantClientCredentials || FirstPartyGrant(g)
+	return g == GrantClientCredentials || g == GrantA2A || FirstPartyGrant(g)
 }
 
 // MinSecretLen is the shortest client secret accepted, in characters.

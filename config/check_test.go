@@ -78,7 +78,7 @@ func TestGrantTables(t *testing.T) {
 			secret = append(secret, g)
 		}
 	}
-	if !slices.Equal(first, []string{"password", "a2a", "admin"}) ||
+	if !slices.Equal(first, []string{"password", "admin"}) ||
 		!slices.Equal(secret, []string{"client_credentials", "password", "a2a", "admin"}) {
 		t.Errorf("first-party = %q, secret = %q", first, secret)
 	}
@@ -155,6 +155,10 @@ func TestValidateClient(t *testing.T) {
 		want      []string // every line of the joined error, in order; nil: valid
 	}{
 		{"backend with a generated secret", Client{ID: "charts backend", Name: "Charts", Grants: []string{"client_credentials"}, Scopes: []string{"user"}}, true, nil},
+		// a2a needs a secret, not first_party: the token endpoint refuses
+		// it to a third party, the command line and the portal mint it.
+		{"a2a on a third-party client", Client{ID: "partner", Name: "Partner", Grants: []string{"a2a"}, Scopes: []string{"user"}}, true, nil},
+		{"a2a on a public client", Client{ID: "spa", Name: "SPA", Grants: []string{"a2a"}}, false, []string{"secret: required for the a2a grant"}},
 		{"public browser app", Client{ID: "spa", Name: "SPA", Grants: []string{"authorization_code", "refresh_token"},
 			RedirectURIs: []string{"https://app.example/cb"}, AllowedOrigins: []string{"https://app.example"}}, false, nil},
 		{"every mistake at once", Client{ID: "Bad_ID", Grants: []string{"client_credentials", "magic", "password", "implicit"},

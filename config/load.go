@@ -60,6 +60,9 @@ func parse(file string, data []byte, lookupEnv func(string) (string, bool), read
 		return nil, tidy(d.probs) // the half-decoded rest would only add noise
 	}
 	applyDefaults(c, d.set)
+	if c.Store.Driver == "sqlite" {
+		c.Store.DSN = Secret(ResolveSQLiteDSN(c.Store.DSN.Reveal(), filepath.Dir(file)))
+	}
 	loadJWKSFiles(c, d, readFile)
 
 	probs = append(d.probs, validate(c, file, root, d.set, d.bad)...)
@@ -172,6 +175,31 @@ func lookupKey(n *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// ResolveSQLiteDSN returns the sqlite DSN dsn with a relative file path
+// made relative to dir, the directory of the config file (the rule of
+// jwks_file): "data/x.db" and "file:data/x.db?_pragma=..." become
+// dir/data/x.db and file:dir/data/x.db?_pragma=.... An empty DSN,
+// ":memory:" (and "file::memory:"), absolute paths, "file:" URIs with an
+// absolute path ("file:/x.db", "file:///x.db") and a dir of "." are left
+// as they are. Loading a config applies it to store.dsn, so every user of
+// the config agrees on the file.
+func ResolveSQLiteDSN(dsn, dir string) string {
+	rest, isURI := strings.CutPrefix(dsn, "file:")
+	path, query, hasQuery := strings.Cut(rest, "?")
+	if path == "" || dir == "" || dir == "." || strings.HasPrefix(path, ":memory:") ||
+		filepath.IsAbs(path) || strings.HasPrefix(path, "/") {
+		return dsn
+	}
+	out := filepath.Join(dir, path)
+	if isURI {
+		out = "file:" + out
+	}
+	if hasQuery {
+		out += "?" + query
+	}
+	return out
 }
 
 // loadJWKSFiles reads each trusted issuer's jwks_file (relative to the

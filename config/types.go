@@ -57,9 +57,16 @@ type Portal struct {
 }
 
 // Store selects the state backend.
+//
+// A sqlite DSN that is a relative file path ("data/clearance.db", or a
+// "file:" URI with a relative path) is relative to the directory of the
+// config file, as jwks_file is, not to the current directory: loading
+// resolves it (ResolveSQLiteDSN), so check, serve, a reload and every
+// command open the same file from wherever they run. ":memory:", absolute
+// paths and "file:" URIs with absolute paths are left as they are.
 type Store struct {
 	Driver string `yaml:"driver"` // sqlite (default) or postgres
-	DSN    Secret `yaml:"dsn"`    // default "data/clearance.db" for sqlite
+	DSN    Secret `yaml:"dsn"`    // default "data/clearance.db" for sqlite, beside the config file
 }
 
 // Endpoints are the paths of the authorization server.

@@ -70,16 +70,18 @@ var (
 )
 
 // WriteError writes err as an RFC 6750 response: the status, a
-// WWW-Authenticate challenge for 401/403, and a JSON body
-// {"error","error_description"}. Errors that are not *Error become a 500
-// server_error whose details stay out of the response.
+// WWW-Authenticate challenge for 401, for 403 insufficient_scope and for
+// 400 invalid_request (RFC 6750 §3: a token sent twice, a bare "Bearer",
+// a malformed header), and a JSON body {"error","error_description"}.
+// Errors that are not *Error become a 500 server_error whose details stay
+// out of the response.
 func WriteError(w http.ResponseWriter, err error, realm string) {
 	var e *Error
 	if !errors.As(err, &e) {
 		e = &Error{Code: "server_error", Status: http.StatusInternalServerError, Description: "internal error"}
 	}
 	h := w.Header()
-	if e.Status == http.StatusUnauthorized || (e.Status == http.StatusForbidden && e.Code == "insufficient_scope") {
+	if challenged(e) {
 		h.Set("WWW-Authenticate", challenge(realm, e))
 	}
 	code := e.Code
@@ -116,6 +118,21 @@ func SetRateLimitFields(h http.Header, u *metering.Result) {
 	delete(h, "Ratelimit")
 	h["RateLimit-Policy"] = []string{u.Plan.Policy}
 	h["RateLimit"] = []string{u.RateLimit()}
+}
+
+// challenged reports whether the answer to e carries a Bearer challenge:
+// every 401, and the 400 and 403 that RFC 6750 §3.1 gives an error code
+// of its own.
+func challenged(e *Error) bool {
+	switch e.Status {
+	case http.StatusUnauthorized:
+		return true
+	case http.StatusBadRequest:
+		return e.Code == ErrInvalidRequest.Code
+	case http.StatusForbidden:
+		return e.Code == ErrInsufficientScope.Code
+	}
+	return false
 }
 
 func challenge(realm string, e *Error) string {

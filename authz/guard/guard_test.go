@@ -75,7 +75,7 @@ func invalidToken(desc string) response {
 }
 
 func invalidRequest(desc string) response {
-	return response{400, "", errBody("invalid_request", desc)}
+	return response{400, `Bearer realm="clearance", error="invalid_request", error_description="` + desc + `"`, errBody("invalid_request", desc)}
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
@@ -136,6 +136,17 @@ func TestCheckOverHTTP(t *testing.T) {
 			want: invalidRequest("token in both Authorization header and access_token parameter")},
 		{name: "malformed header", headers: []string{"Bearer " + good + " extra"}, want: invalidRequest("malformed bearer token")},
 		{name: "two headers", headers: []string{"Bearer " + good, "Bearer " + good}, want: invalidRequest("multiple Authorization headers")},
+		// RFC 6750 §3: every 400 carries the challenge with its error code.
+		{name: "bare Bearer", headers: []string{"Bearer"}, want: invalidRequest("empty bearer token")},
+		{name: "Bearer and spaces", headers: []string{"Bearer   "}, want: invalidRequest("empty bearer token")},
+		{name: "empty header", headers: []string{""}, want: invalidRequest("malformed Authorization header")},
+		{name: "no scheme", headers: []string{"=abc"}, want: invalidRequest("malformed Authorization header")},
+		{name: "tab after the scheme", headers: []string{"Bearer\t" + good}, want: invalidRequest("malformed Authorization header")},
+		{name: "two query parameters", query: "access_token=" + good + "&access_token=" + good, want: invalidRequest("multiple access_token parameters")},
+		{name: "empty query parameter", query: "access_token=", want: invalidRequest("empty access_token parameter")},
+		{name: "oversized token", headers: []string{"Bearer " + strings.Repeat("a", MaxTokenSize+1)}, want: invalidRequest("token too large")},
+		{name: "bare Bearer and a query token", query: "access_token=" + good, headers: []string{"Bearer"},
+			want: invalidRequest("token in both Authorization header and access_token parameter")},
 		{name: "not a JWS", headers: []string{"Bearer opaque-token"}, want: invalidToken("malformed token")},
 		{name: "expired", headers: []string{"Bearer " + mint(t, f.rsa, with(func(c map[string]any) {
 			c["exp"] = t0.Add(-time.Hour).Unix()

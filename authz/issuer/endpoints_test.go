@@ -144,7 +144,7 @@ func TestRevokeAccessToken(t *testing.T) {
 
 func TestRevokeA2ATokenEndsItsSession(t *testing.T) {
 	fx := newFixture(t)
-	tok, err := fx.srv.MintA2A(context.Background(), "app", "alice")
+	tok, err := fx.srv.MintA2A(context.Background(), "app", "alice", "cli")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,7 +141,7 @@ func TestShrunkEntitlementAppliesAtTheNextIssuance(t *testing.T) {
 	r = fx.grant("alice-app", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
 	wantScope(t, fx, r, "user")
 	refresh = r.str("refresh_token")
-	if tok, err := fx.srv.MintA2A(context.Background(), "alice-app", "alice"); err != nil || tok.Scope != "user" {
+	if tok, err := fx.srv.MintA2A(context.Background(), "alice-app", "alice", "cli"); err != nil || tok.Scope != "user" {
 		t.Errorf("MintA2A = %+v, %v; want scope user", tok, err)
 	}
 
@@ -152,7 +152,7 @@ func TestShrunkEntitlementAppliesAtTheNextIssuance(t *testing.T) {
 		t.Cleanup(func() { fx.srv.Update(fx.cfg) })
 		wantInvalidScope(t, fx.grant("alice-app", url.Values{"grant_type": {"client_credentials"}}), 400)
 		wantInvalidScope(t, fx.grant("alice-app", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}), 400)
-		if _, err := fx.srv.MintA2A(context.Background(), "alice-app", "alice"); err == nil {
+		if _, err := fx.srv.MintA2A(context.Background(), "alice-app", "alice", "cli"); err == nil {
 			t.Error("MintA2A minted a token with no entitled scope")
 		}
 		if _, _, err := fx.srv.MintImplicit(context.Background(), "alice-app", "alice", ""); err == nil {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/clearance-gw/clearance/authz/store"
+	"github.com/clearance-gw/clearance/config"
 )
 
 // a2aGrant is the custom "a2a" grant (application to application), for
@@ -44,16 +46,36 @@ type A2AToken struct {
 	ExpiresAt   time.Time
 }
 
+// A2ANotEnabledError is MintA2A's refusal of a client that does not have
+// the a2a grant enabled. The rule is one for the token endpoint, the
+// command line and the portal: an a2a token is only ever made for a client
+// that has the a2a grant enabled (the token endpoint, where the app sends
+// the user's password, also requires a first-party client). Each caller
+// says in its own words how to enable the grant.
+type A2ANotEnabledError struct {
+	ClientID string
+	Grants   []string // the client's grants now
+}
+
+func (e *A2ANotEnabledError) Error() string {
+	return fmt.Sprintf("client %q does not have the a2a grant", e.ClientID)
+}
+
 // MintA2A mints an application-to-application token for user through the
 // client clientID, with the client's scopes (a portal client's limited to
 // its owner's current entitlement, refused when that leaves none), for the
-// CLI and the portal (trusted callers: the client's grants are not
-// consulted). The token lasts tokens.a2a_ttl and is listed among the
-// client's sessions.
-func (s *Server) MintA2A(ctx context.Context, clientID, user string) (A2AToken, error) {
+// CLI and the portal (trusted callers: no client secret or password). The
+// client must have the a2a grant enabled (*A2ANotEnabledError otherwise);
+// unlike the token endpoint it need not be first-party. via names the
+// caller in the log line ("cli", "portal"). The token lasts
+// tokens.a2a_ttl and is listed among the client's sessions.
+func (s *Server) MintA2A(ctx context.Context, clientID, user, via string) (A2AToken, error) {
 	c, err := s.st.GetClient(ctx, clientID)
 	if err != nil {
 		return A2AToken{}, fmt.Errorf("client %q: %w", clientID, err)
+	}
+	if !slices.Contains(c.Grants, config.GrantA2A) {
+		return A2AToken{}, &A2ANotEnabledError{ClientID: c.ID, Grants: slices.Clone(c.Grants)}
 	}
 	u, err := s.st.GetUser(ctx, user)
 	if err != nil {
@@ -76,7 +98,7 @@ func (s *Server) MintA2A(ctx context.Context, clientID, user string) (A2AToken, 
 	}
 	s.metrics.issued("a2a")
 	s.log.InfoContext(ctx, "token issued", "grant", "a2a", "client_id", c.ID, "sub", user,
-		"scope", resp.Scope, "sid", resp.sessionID, "via", "api")
+		"scope", resp.Scope, "sid", resp.sessionID, "via", via)
 	return A2AToken{AccessToken: resp.AccessToken, Scope: resp.Scope, SessionID: resp.sessionID,
 		ExpiresAt: req.now.Add(req.cfg.Tokens.A2ATTL.D())}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/clearance-gw/clearance/authz/issuer"
 	"github.com/clearance-gw/clearance/authz/revocation"
 	"github.com/clearance-gw/clearance/authz/secret"
 	"github.com/clearance-gw/clearance/authz/store"
@@ -367,7 +369,9 @@ func TestA2AGrant(t *testing.T) {
 
 func TestMintA2A(t *testing.T) {
 	fx := newFixture(t)
-	tok, err := fx.srv.MintA2A(context.Background(), "third", "alice")
+	// "third" has the a2a grant but is not first-party: the command line
+	// and the portal mint for it, the token endpoint does not.
+	tok, err := fx.srv.MintA2A(context.Background(), "third", "alice", "portal")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,10 +380,39 @@ func TestMintA2A(t *testing.T) {
 		!tok.ExpiresAt.Equal(t0.Add(8760*time.Hour)) || tok.Scope != "user" {
 		t.Errorf("token %+v, claims sub %q client_id %q", tok, at.Subject(), claim(at, "client_id"))
 	}
+	if logs := fx.logs.String(); !strings.Contains(logs, "grant=a2a client_id=third") || !strings.Contains(logs, "via=portal") {
+		t.Errorf("the token is not logged with its caller:\n%s", logs)
+	}
 	for _, tt := range []struct{ client, user string }{{"nope", "alice"}, {"third", "nobody"}} {
-		if _, err := fx.srv.MintA2A(context.Background(), tt.client, tt.user); !errors.Is(err, store.ErrNotFound) {
+		if _, err := fx.srv.MintA2A(context.Background(), tt.client, tt.user, "cli"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("MintA2A(%q, %q) = %v, want ErrNotFound", tt.client, tt.user, err)
 		}
+	}
+}
+
+// TestA2AOnlyForClientsWithTheGrant: an a2a token is only ever made for a
+// client that has the a2a grant enabled, whoever asks; the token endpoint
+// also requires a first-party client.
+func TestA2AOnlyForClientsWithTheGrant(t *testing.T) {
+	fx := newFixture(t)
+	before := fx.activeSessions()
+	_, err := fx.srv.MintA2A(context.Background(), "backend", "alice", "cli")
+	e, ok := errors.AsType[*issuer.A2ANotEnabledError](err)
+	if !ok || e.ClientID != "backend" || !slices.Equal(e.Grants, []string{"client_credentials"}) {
+		t.Fatalf("MintA2A for a client without the grant = %#v, want *A2ANotEnabledError", err)
+	}
+	if got := fx.activeSessions(); got != before {
+		t.Errorf("sessions %d -> %d: a refused mint made a session", before, got)
+	}
+
+	a2a := url.Values{"grant_type": {"a2a"}, "username": {"alice"}, "password": {alicePassword}}
+	r := fx.form(a2a, "Authorization", basic("backend", backendSecret))
+	if r.status != 400 || r.str("error") != "unauthorized_client" || !strings.Contains(r.str("error_description"), "not enabled") {
+		t.Errorf("token endpoint, no a2a grant: %d %s", r.status, r.raw)
+	}
+	r = fx.form(a2a, "Authorization", basic("third", thirdSecret))
+	if r.status != 400 || r.str("error") != "unauthorized_client" || !strings.Contains(r.str("error_description"), "first-party") {
+		t.Errorf("token endpoint, a2a grant on a third-party client: %d %s", r.status, r.raw)
 	}
 }
 
@@ -398,6 +431,10 @@ func TestAdminGrant(t *testing.T) {
 	logs := fx.logs.String()
 	if !strings.Contains(logs, "admin token issued") || !strings.Contains(logs, "admin=root") || !strings.Contains(logs, "subject=alice") {
 		t.Errorf("no audit line in logs:\n%s", logs)
+	}
+	// The token endpoint's own line names the administrator too.
+	if !regexp.MustCompile(`msg="token issued" component=issuer grant=admin client_id=app admin=root sub=alice .*via=token_endpoint`).MatchString(logs) {
+		t.Errorf("the token issued line does not name the administrator:\n%s", logs)
 	}
 
 	tests := []struct {

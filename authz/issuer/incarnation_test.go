@@ -114,7 +114,7 @@ func TestEveryTokenNamesItsClientAndUserCreation(t *testing.T) {
 	pw := grant("password", password)
 	cc := grant("client_credentials", url.Values{})
 	code := fx.newCode("ops", "dora", "https://ops.example/cb")
-	a2a, err := fx.srv.MintA2A(ctx, "ops", "dora")
+	a2a, err := fx.srv.MintA2A(ctx, "ops", "dora", "cli")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,7 @@ type tokenResponse struct {
 
 	subject   string
 	sessionID string
+	actor     string // the administrator of an admin-grant token
 }
 
 // serveToken is the token endpoint.
@@ -95,8 +96,12 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.issued(gt)
+	if resp.actor != "" {
+		// The administrator who acted, beside the user the token is for.
+		attrs = append(attrs, "admin", resp.actor)
+	}
 	s.log.InfoContext(ctx, "token issued", append(attrs, "sub", resp.subject, "scope", resp.Scope,
-		"sid", resp.sessionID, "expires_in", resp.ExpiresIn, "refresh_token", resp.RefreshToken != "")...)
+		"sid", resp.sessionID, "expires_in", resp.ExpiresIn, "refresh_token", resp.RefreshToken != "", "via", "token_endpoint")...)
 	writeJSON(w, http.StatusOK, body)
 }
 
@@ -284,7 +289,7 @@ func (s *Server) issueSession(ctx context.Context, req *tokenRequest, ss session
 	sess := store.Session{ID: ss.id, ClientID: req.client.ID, Subject: ss.subject, Scope: ss.scope, Kind: ss.kind,
 		CreatedAt: req.now, ExpiresAt: latest(req.now.Add(ss.lifetime), at.expiresAt), Generation: at.sessionGen}
 	resp := &tokenResponse{AccessToken: signed, ExpiresIn: seconds(ss.accessTT), Scope: ss.scope,
-		subject: ss.subject, sessionID: ss.id}
+		subject: ss.subject, sessionID: ss.id, actor: ss.actor}
 	var first *store.RefreshToken
 	if ss.refresh {
 		rt, err := secret.NewToken()

@@ -193,6 +193,7 @@ type clientPage struct {
 	Token        string
 	TokenExpires time.Time
 	CanMint      bool
+	A2AEnabled   bool // Create token need not turn the a2a grant on
 	Public       bool
 	Usage        *usageView // nil without a UsageReporter
 }
@@ -207,13 +208,16 @@ func grantLabel(g string) (string, string) {
 		return "Refresh tokens", "Long-lived sign-in: new access tokens without asking again."
 	case config.GrantImplicit:
 		return "Implicit", "Legacy browser apps: the token comes back in the URL fragment."
+	case config.GrantA2A:
+		return "Application-to-application tokens", "Long-lived tokens for this client acting as you (Create token, below)."
 	}
 	return g, ""
 }
 
 func (p *Portal) clientView(r *http.Request, c store.Client) (clientPage, error) {
 	page := clientPage{Client: c, Path: clientPath(c.ID), RedirectURIs: lines(c.RedirectURIs),
-		Origins: lines(c.AllowedOrigins), CanMint: p.minter != nil, Public: len(c.SecretHash) == 0}
+		Origins: lines(c.AllowedOrigins), CanMint: p.minter != nil, Public: len(c.SecretHash) == 0,
+		A2AEnabled: slices.Contains(c.Grants, config.GrantA2A)}
 	for _, g := range p.grants {
 		label, help := grantLabel(g)
 		page.Grants = append(page.Grants, grantRow{Name: g, Label: label, Help: help, Enabled: slices.Contains(c.Grants, g)})
@@ -441,11 +445,23 @@ func (p *Portal) serveDelete(w http.ResponseWriter, r *http.Request, user string
 }
 
 // serveCreateToken mints an application-to-application token for the user
-// through this client and shows it once.
+// through this client and shows it once. An a2a token is only ever made
+// for a client that has the a2a grant enabled: when this one does not, the
+// form has said that creating a token turns the grant on, and the owner's
+// click is the consent, so the grant is saved on the client first.
 func (p *Portal) serveCreateToken(w http.ResponseWriter, r *http.Request, user string, c store.Client) {
 	if p.minter == nil {
 		p.notFound(w, r, user)
 		return
+	}
+	showError := func(msg string) {
+		page, err := p.clientView(r, c)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		page.Errors = []string{msg}
+		p.renderClient(w, r, user, http.StatusBadRequest, page)
 	}
 	// The token carries the client's scopes the user is entitled to now
 	// (the issuer applies the same rule); with none it is not made.
@@ -455,16 +471,28 @@ func (p *Portal) serveCreateToken(w http.ResponseWriter, r *http.Request, user s
 		return
 	}
 	if limited && len(scopes) == 0 {
-		page, err := p.clientView(r, c)
-		if err != nil {
+		showError("This client has no scope you are entitled to, so a token would carry none. Tick a scope under Scopes first.")
+		return
+	}
+	if !slices.Contains(c.Grants, config.GrantA2A) {
+		if len(c.SecretHash) == 0 {
+			showError("A client without a secret cannot have application-to-application tokens.")
+			return
+		}
+		c.Grants = append(slices.Clone(c.Grants), config.GrantA2A)
+		if err := p.st.UpdateClient(r.Context(), c); err != nil {
 			p.serverError(w, r, err)
 			return
 		}
-		page.Errors = []string{"This client has no scope you are entitled to, so a token would carry none. Tick a scope under Scopes first."}
-		p.renderClient(w, r, user, http.StatusBadRequest, page)
-		return
+		p.log.InfoContext(r.Context(), "client grants changed", "client_id", c.ID, "user", user, "grants", c.Grants,
+			"reason", "create token")
 	}
 	tok, exp, err := p.minter.MintA2A(r.Context(), c.ID, user)
+	if errors.Is(err, ErrA2ANotEnabled) {
+		// Turned off again between the save and the mint.
+		showError("The a2a grant of this client was turned off meanwhile: no token was made.")
+		return
+	}
 	if err != nil {
 		p.serverError(w, r, err)
 		return

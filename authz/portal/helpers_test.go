@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -40,7 +41,8 @@ var passwordHash = sync.OnceValue(func() string {
 })
 
 // fakeMinter mints recognisable tokens; a2a tokens get a session in the
-// store, as the issuer's do, so they show under Current sessions.
+// store, as the issuer's do, so they show under Current sessions, and only
+// for a client with the a2a grant, as the issuer's rule says.
 type fakeMinter struct {
 	st  *sqlite.Store
 	now func() time.Time
@@ -51,6 +53,13 @@ type fakeMinter struct {
 }
 
 func (m *fakeMinter) MintA2A(ctx context.Context, clientID, user string) (string, time.Time, error) {
+	c, err := m.st.GetClient(ctx, clientID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if !slices.Contains(c.Grants, config.GrantA2A) {
+		return "", time.Time{}, ErrA2ANotEnabled
+	}
 	m.mu.Lock()
 	m.n++
 	n := m.n

@@ -59,7 +59,8 @@ type Store interface {
 // implements it (the wiring adapts issuer.Server.MintA2A).
 type Minter interface {
 	// MintA2A mints an application-to-application token for user through
-	// the client, listed among the client's sessions.
+	// the client, listed among the client's sessions. A client without
+	// the a2a grant enabled gets no token: the error is ErrA2ANotEnabled.
 	MintA2A(ctx context.Context, clientID, user string) (token string, expiresAt time.Time, err error)
 	// MintImplicit mints an access token (no refresh token) for the
 	// implicit grant with the given space-delimited scope.
@@ -87,10 +88,16 @@ type Revoker interface {
 	DeleteClient(ctx context.Context, id string) error
 }
 
+// ErrA2ANotEnabled is the Minter's refusal of a client that does not have
+// the a2a grant enabled: an a2a token is only ever made for a client that
+// has it. "Create token" turns the grant on before it mints.
+var ErrA2ANotEnabled = errors.New("the a2a grant is not enabled for this client")
+
 // DefaultGrants are the grants a portal user may enable when
 // Options.Grants is nil.
 func DefaultGrants() []string {
-	return []string{config.GrantClientCredentials, config.GrantAuthorizationCode, config.GrantRefreshToken, config.GrantImplicit}
+	return []string{config.GrantClientCredentials, config.GrantAuthorizationCode, config.GrantRefreshToken, config.GrantImplicit,
+		config.GrantA2A}
 }
 
 // DefaultCodeTTL is the life of an authorization code when Options.CodeTTL

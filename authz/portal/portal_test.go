@@ -17,7 +17,7 @@ import (
 
 func TestNewRefusesFirstPartyGrants(t *testing.T) {
 	codec, _ := websession.New(make([]byte, 32), websession.Options{})
-	for _, g := range []string{"password", "a2a", "admin", "no_such_grant"} {
+	for _, g := range []string{"password", "admin", "no_such_grant"} {
 		if _, err := New(nil, Options{Cookies: codec}); err == nil {
 			t.Fatal("nil store accepted")
 		}
@@ -461,8 +461,11 @@ func manyURIs(n int) string {
 
 func TestCreateTokenShowsItOnce(t *testing.T) {
 	e := newEnv(t)
-	e.addClient(store.Client{ID: "app", Name: "App", Owner: "alice", SecretHash: secret.HashSecret("s")})
+	e.addClient(store.Client{ID: "app", Name: "App", Owner: "alice", SecretHash: secret.HashSecret("s"), Grants: []string{"a2a"}})
 	b := e.login("alice")
+	if strings.Contains(b.get("/portal/clients/app").body, `id="a2a-note"`) {
+		t.Error("the form says it turns on a grant the client has")
+	}
 	r := b.postForm("/portal/clients/app", "/portal/clients/app/tokens", nil)
 	wantStatus(t, r, http.StatusSeeOther)
 	page := b.get("/portal/clients/app")
@@ -475,6 +478,39 @@ func TestCreateTokenShowsItOnce(t *testing.T) {
 	if again := b.get("/portal/clients/app"); strings.Contains(again.body, "a2a-token-1") {
 		t.Fatal("the token is shown again")
 	}
+	t.Run("a client without the a2a grant gets it, as the form says", func(t *testing.T) {
+		e.addClient(store.Client{ID: "backend", Name: "Backend", Owner: "alice", SecretHash: secret.HashSecret("s"),
+			Grants: []string{"client_credentials"}})
+		before := b.get("/portal/clients/backend").body
+		if !strings.Contains(before, `id="a2a-note"`) || !strings.Contains(before, "creating a token turns it on") {
+			t.Fatal("the Create token form does not say it turns the a2a grant on")
+		}
+		if !regexp.MustCompile(`id="grant-a2a"[^>]*>\s*<option value="on">Enabled</option>\s*<option value="off" selected>`).MatchString(before) {
+			t.Fatal("no disabled a2a grant select")
+		}
+		wantStatus(t, b.postForm("/portal/clients/backend", "/portal/clients/backend/tokens", nil), http.StatusSeeOther)
+		if g := e.client("backend").Grants; !slices.Equal(g, []string{"client_credentials", "a2a"}) {
+			t.Fatalf("stored grants %v, want the a2a grant turned on", g)
+		}
+		after := b.get("/portal/clients/backend").body
+		if between(after, `<pre class="secret" id="token">`, `</pre>`) != "a2a-token-2" {
+			t.Fatal("no token shown")
+		}
+		if strings.Contains(after, `id="a2a-note"`) || !regexp.MustCompile(`id="grant-a2a"[^>]*>\s*<option value="on" selected>`).MatchString(after) {
+			t.Fatal("the a2a grant does not show as enabled")
+		}
+	})
+	t.Run("a public client gets no token and no grant", func(t *testing.T) {
+		e.addClient(store.Client{ID: "spa", Name: "SPA", Owner: "alice", Grants: []string{"authorization_code"}})
+		page := b.get("/portal/clients/spa").body
+		if strings.Contains(page, `id="create-token"`) || !strings.Contains(page, `id="a2a-public"`) {
+			t.Fatal("a public client is offered Create token")
+		}
+		wantStatus(t, b.postForm("/portal/clients/spa", "/portal/clients/spa/tokens", nil), http.StatusBadRequest)
+		if g := e.client("spa").Grants; !slices.Equal(g, []string{"authorization_code"}) {
+			t.Fatalf("stored grants %v", g)
+		}
+	})
 	t.Run("without a minter there is no button and no endpoint", func(t *testing.T) {
 		e2 := newEnv(t, func(o *Options) { o.Minter = nil })
 		e2.addClient(store.Client{ID: "app", Name: "App", Owner: "alice"})

@@ -166,7 +166,7 @@ func TestDeletingAUserRevokesTheirTokensAndLogin(t *testing.T) {
 	const cb = "https://app.example/cb"
 	g.addUser("alice", "alice password 1", "--scope", "charts")
 	g.addUser("bob", "bob password 1", "--scope", "charts")
-	firstSecret := g.createClient("first", "--first-party", "--grant", "password", "--grant", "refresh_token", "--scope", "charts")
+	firstSecret := g.createClient("first", "--first-party", "--grant", "password", "--grant", "refresh_token", "--grant", "a2a", "--scope", "charts")
 	webSecret := g.createClient("web", "--grant", "authorization_code", "--redirect-uri", cb, "--scope", "charts")
 	password := func(user, pw string) tokenResponse {
 		return g.token("first", firstSecret, url.Values{"grant_type": {"password"}, "username": {user}, "password": {pw}})

@@ -1,10 +1,10 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -28,7 +28,7 @@ func (c *cmdContext) withStore(ctx context.Context, fn func(cfg *config.Config, 
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := openStoreLogged(ctx, cfg, c.logger())
 	if err != nil {
 		return err
 	}
@@ -98,9 +98,14 @@ Grants say how the client may get tokens:
   authorization_code   a web or mobile app acting for a user who logs in
   refresh_token        exchanging a refresh token for a new access token
   implicit             a browser page getting a token directly (legacy)
-  password             a first-party app sending the user's password
-  a2a, admin           first-party only: long-lived app-to-app tokens, and
-                       administrators acting for a user
+  password             first-party only: your own app sending the user's
+                       password
+  admin                first-party only: administrators acting for a user
+  a2a                  application-to-application: long-lived tokens for one
+                       user, made by "clearance token a2a" or the portal's
+                       Create token; an a2a token is only ever made for a
+                       client with this grant, and the token endpoint serves
+                       it to first-party clients only
 
 --plan puts the client on one of the config's plans (its rate, quota and
 scopes); without it the client is on its owner's plan, else default_plan.
@@ -117,7 +122,7 @@ Example:
 	fs.Var(&origins, "origin", "allowed browser origin for CORS, scheme://host[:port] (repeatable)")
 	owner := fs.String("owner", "", "portal user who owns the client")
 	plan := fs.String("plan", "", "plan of the client (one of the config's plans); default: its owner's, else default_plan")
-	firstParty := fs.Bool("first-party", false, "the client is your own application (allows password, a2a, admin)")
+	firstParty := fs.Bool("first-party", false, "the client is your own application (allows password and admin, and a2a at the token endpoint)")
 	public := fs.Bool("public", false, "no secret: a browser or mobile app that cannot keep one (PKCE required)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := c.parse(0, 0); err != nil {
@@ -200,6 +205,80 @@ func runClientShow(ctx context.Context, c *cmdContext) error {
 	})
 }
 
+func runClientUpdate(ctx context.Context, c *cmdContext) error {
+	fs := c.flags("ID [--name NAME] [--grant G]... [--scope S]... [--redirect-uri U]... [--origin O]... [--plan P] [--first-party[=false]] [--json]", `
+Changes a client's settings. A list flag given replaces that list (repeat it
+for several values; give it once as "" to empty the list); a flag not given
+leaves its value as it is. The client's secret does not change.
+
+Example: enable application-to-application tokens for a backend:
+  clearance client update charts-backend --grant client_credentials --grant a2a`)
+	name := fs.String("name", "", "human-readable name, shown on consent pages")
+	var grants, scopes, redirects, origins stringList
+	fs.Var(&grants, "grant", "grant the client may use (repeatable; replaces the list)")
+	fs.Var(&scopes, "scope", "scope the client may request (repeatable; replaces the list)")
+	fs.Var(&redirects, "redirect-uri", "exact redirect URI for browser flows (repeatable; replaces the list)")
+	fs.Var(&origins, "origin", "allowed browser origin for CORS (repeatable; replaces the list)")
+	var plan optString
+	fs.Var(&plan, "plan", `plan of the client (one of the config's plans; "" for its owner's, else default_plan)`)
+	firstParty := fs.Bool("first-party", false, "the client is your own application (--first-party=false to clear)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := c.parse(1, 1); err != nil {
+		return err
+	}
+	id := c.positional[0]
+	var change service.ClientChange
+	list := func(l stringList) *[]string {
+		out := []string{}
+		for _, v := range l {
+			if v != "" {
+				out = append(out, v)
+			}
+		}
+		return &out
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "name":
+			change.Name = name
+		case "grant":
+			change.Grants = list(grants)
+		case "scope":
+			change.Scopes = list(scopes)
+		case "redirect-uri":
+			change.RedirectURIs = list(redirects)
+		case "origin":
+			change.AllowedOrigins = list(origins)
+		case "plan":
+			change.Plan = &plan.v
+		case "first-party":
+			change.FirstParty = firstParty
+		}
+	})
+	if change == (service.ClientChange{}) {
+		return errors.New("nothing to change: give --name, --grant, --scope, --redirect-uri, --origin, --plan or --first-party")
+	}
+	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
+		cl, err := c.commandService(cfg, st).UpdateClient(ctx, id, change)
+		if err != nil {
+			return inFlagWords(notFound(err, "no client with id %q", id))
+		}
+		if *asJSON {
+			return c.printJSON(toClientJSON(cl))
+		}
+		fmt.Fprintf(c.env.Stdout, "Client %q updated; grants: %s; scopes: %s.\n", cl.ID,
+			orNone(strings.Join(cl.Grants, " ")), orNone(strings.Join(cl.Scopes, " ")))
+		return nil
+	})
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
 func runClientDelete(ctx context.Context, c *cmdContext) error {
 	fs := c.flags("ID [--json]", `
 Deletes a client and revokes every token issued to it or through it: its
@@ -276,11 +355,10 @@ case-insensitively): both appear as the sub of tokens.`)
 		return err
 	}
 	name := c.positional[0]
-	line, err := bufio.NewReader(io.LimitReader(c.env.Stdin, 4096)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read password: %w", err)
+	pw, err := c.readPassword()
+	if err != nil {
+		return err
 	}
-	pw := strings.TrimRight(line, "\r\n")
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
 		u, err := c.commandService(cfg, st).CreateUser(ctx, service.NewUser{Name: name, Password: pw, Admin: *admin,
 			Scopes: scopes, Plan: *plan})

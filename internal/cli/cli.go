@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -194,10 +195,58 @@ func (c *cmdContext) flags(usageLine, help string) *flag.FlagSet {
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintf(w, "Usage: clearance %s %s\n\n%s\n\nFlags:\n", c.name, usageLine, strings.TrimSpace(help))
-		fs.PrintDefaults()
+		printFlags(w, fs, placeholders("--config PATH "+usageLine))
 	}
 	c.fs = fs
 	return fs
+}
+
+// placeholderRE finds "--flag VALUE" in a usage line.
+var placeholderRE = regexp.MustCompile(`--([a-z0-9-]+)[ =]([A-Z][A-Z0-9_]*)\b`)
+
+// placeholders maps each flag of a usage line to the word standing for its
+// value ("--grant G" gives grant: G).
+func placeholders(usageLine string) map[string]string {
+	m := map[string]string{}
+	for _, sm := range placeholderRE.FindAllStringSubmatch(usageLine, -1) {
+		m[sm[1]] = sm[2]
+	}
+	return m
+}
+
+// printFlags lists the flags of fs as the usage lines write them, with two
+// dashes and the usage line's word for the value ("--config PATH"), where
+// the flag package's PrintDefaults writes "-config string". The flag
+// package accepts either spelling.
+func printFlags(w io.Writer, fs *flag.FlagSet, words map[string]string) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		if word, ok := words[f.Name]; ok {
+			name = word
+		} else {
+			name = strings.ToUpper(name)
+		}
+		if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); isBool {
+			name = ""
+		}
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		switch f.DefValue {
+		case "", "false", "0", "[]":
+		default:
+			format := " (default %s)"
+			if g, ok := f.Value.(flag.Getter); ok {
+				if _, isString := g.Get().(string); isString {
+					format = " (default %q)"
+				}
+			}
+			fmt.Fprintf(w, format, f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
 }
 
 // parse parses flags anywhere among the arguments ("show ID --json" works),

@@ -7,6 +7,7 @@ func commands() []command {
 		{name: "client create", summary: "register an OAuth client; prints its secret once", run: runClientCreate},
 		{name: "client list", summary: "list clients", run: runClientList},
 		{name: "client show", summary: "show one client", run: runClientShow},
+		{name: "client update", summary: "change a client's name, grants, scopes, redirect URIs, origins or plan", run: runClientUpdate},
 		{name: "client delete", summary: "delete a client and revoke every token issued to it", run: runClientDelete},
 		{name: "user add", summary: "create a login user (password from stdin)", run: runUserAdd},
 		{name: "user delete", summary: "delete a user with their clients and revoke their tokens", run: runUserDelete},

@@ -3,9 +3,12 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/clearance-gw/clearance/authz/issuer"
@@ -29,7 +32,17 @@ func runKeysList(ctx context.Context, c *cmdContext) error {
 	fs := c.flags("[--json]", `
 Lists the keys that sign access tokens. The newest key signs; a retired key
 stays published in /.well-known/jwks.json until every token it signed has
-expired, so clients and other gateways can still verify those tokens.`)
+expired, so clients and other gateways can still verify those tokens.
+
+States:
+  signing    signs new tokens (a key just made by "keys rotate" shows this
+             at once and signs from the time "keys rotate" printed)
+  retiring   the previous key, still signing for the two seconds until its
+             successor takes over
+  retired    signs no more; its public key stays published until PUBLISHED
+             UNTIL, so the tokens it signed still verify
+  dropped    past PUBLISHED UNTIL: no longer published (every token it
+             signed has expired)`)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := c.parse(0, 0); err != nil {
 		return err
@@ -80,7 +93,7 @@ signed has expired (the longest token lifetime, an a2a token's by default).`)
 		return err
 	}
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
-		logger := newLogger(c.env.Stderr, cfg.Log)
+		logger := c.logger()
 		keys, err := c.keyring(ctx, cfg, st, logger)
 		if err != nil {
 			return err
@@ -104,7 +117,12 @@ func runTokenA2A(ctx context.Context, c *cmdContext) error {
 Mints an application-to-application (a2a) token: a long-lived access token
 (tokens.a2a_ttl, one year by default) that a client uses for one user without
 any login flow. It is printed once and has no refresh token; it is listed
-under "clearance sessions list --client ID" and can be revoked there.`)
+under "clearance sessions list --client ID" and can be revoked there.
+
+An a2a token is only ever made for a client that has the a2a grant enabled
+("clearance client create --grant a2a", or "clearance client update"); the
+client need not be first-party (the token endpoint's a2a grant, where the
+app sends the user's password, is for first-party clients only).`)
 	client := fs.String("client", "", "client id")
 	user := fs.String("user", "", "user the token acts for")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -121,7 +139,7 @@ under "clearance sessions list --client ID" and can be revoked there.`)
 		if _, err := st.GetUser(ctx, *user); err != nil {
 			return notFound(err, "no user named %q", *user)
 		}
-		logger := newLogger(c.env.Stderr, cfg.Log)
+		logger := c.logger()
 		keys, err := c.keyring(ctx, cfg, st, logger)
 		if err != nil {
 			return err
@@ -130,7 +148,11 @@ under "clearance sessions list --client ID" and can be revoked there.`)
 		if err != nil {
 			return err
 		}
-		tok, err := iss.MintA2A(ctx, *client, *user)
+		tok, err := iss.MintA2A(ctx, *client, *user, "cli")
+		if e, ok := errors.AsType[*issuer.A2ANotEnabledError](err); ok {
+			return fmt.Errorf("client %q does not have the a2a grant: enable it with \"%s\"", e.ClientID,
+				c.clientUpdateGrants(e.ClientID, append(slices.Clone(e.Grants), config.GrantA2A)))
+		}
 		if err != nil {
 			return err
 		}
@@ -155,4 +177,28 @@ func (c *cmdContext) keyring(ctx context.Context, cfg *config.Config, st store.S
 		return nil, err
 	}
 	return openKeys(ctx, cfg, st, kek, c.env, logger)
+}
+
+// clientUpdateGrants is the command that sets a client's grants to grants,
+// as the user would type it (with --config when it is not the default).
+func (c *cmdContext) clientUpdateGrants(id string, grants []string) string {
+	var b strings.Builder
+	b.WriteString("clearance client update " + shellWord(id))
+	for _, g := range grants {
+		b.WriteString(" --grant " + shellWord(g))
+	}
+	if c.configPath != "gateway.yaml" {
+		b.WriteString(" --config " + shellWord(c.configPath))
+	}
+	return b.String()
+}
+
+// shellWord quotes s for a POSIX shell when it needs it.
+func shellWord(s string) string {
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@,+", r))
+	}) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

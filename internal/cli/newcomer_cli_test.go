@@ -126,14 +126,14 @@ func TestHelpForGroupsAndCommands(t *testing.T) {
 func TestFirstPartyErrorInFlagWords(t *testing.T) {
 	path := newcomerConfig(t)
 	now := time.Date(2030, 6, 15, 12, 0, 0, 0, time.UTC)
-	code, _, errs := runAt(t, now, "client", "create", "--id", "app", "--name", "App", "--grant", "a2a", "--config", path)
-	if code != 1 || !strings.Contains(errs, "--grant: grant a2a is for first-party clients only: add --first-party") {
+	code, _, errs := runAt(t, now, "client", "create", "--id", "app", "--name", "App", "--grant", "password", "--config", path)
+	if code != 1 || !strings.Contains(errs, "--grant: grant password is for first-party clients only: add --first-party") {
 		t.Errorf("exit %d, stderr %q", code, errs)
 	}
 	if strings.Contains(errs, "first_party") || strings.Contains(errs, "grants[") {
 		t.Errorf("configuration words in a CLI error: %q", errs)
 	}
-	if code, _, errs := runAt(t, now, "client", "create", "--id", "app", "--name", "App", "--grant", "a2a", "--first-party", "--config", path); code != 0 {
+	if code, _, errs := runAt(t, now, "client", "create", "--id", "app", "--name", "App", "--grant", "password", "--first-party", "--config", path); code != 0 {
 		t.Errorf("with --first-party: exit %d, %s", code, errs)
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
@@ -53,7 +54,10 @@ func newPortal(cfg *config.Config, current func() *config.Config, st store.Store
 type portalMinter struct{ iss *issuer.Server }
 
 func (m portalMinter) MintA2A(ctx context.Context, clientID, user string) (string, time.Time, error) {
-	tok, err := m.iss.MintA2A(ctx, clientID, user)
+	tok, err := m.iss.MintA2A(ctx, clientID, user, "portal")
+	if _, ok := errors.AsType[*issuer.A2ANotEnabledError](err); ok {
+		return "", time.Time{}, portal.ErrA2ANotEnabled
+	}
 	return tok.AccessToken, tok.ExpiresAt, err
 }
 

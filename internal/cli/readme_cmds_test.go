@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// TestReadmeCommandLines checks every "clearance ..." command in the
+// TestReadmeCommandLines checks every "./clearance ..." command in the
 // README's shell blocks: it names a command that exists (its --help
 // succeeds), and no line pipes into a bare sub-command ("list | show ID"
 // pastes as a shell pipe).
@@ -47,9 +47,22 @@ func TestReadmeCommandLines(t *testing.T) {
 			if i > 0 && subWords[words[0]] {
 				t.Errorf("README.md:%d: %q pipes into the sub-command %q: one command per line", n, sc.Text(), words[0])
 			}
-			if words[0] != "clearance" || len(words) < 2 {
+			// The command may follow a variable's capture: X=$(./clearance ...).
+			at := -1
+			for j, w := range words {
+				paren := strings.LastIndexByte(w, '(')
+				if j > 0 && paren < 0 {
+					continue
+				}
+				if w = w[paren+1:]; w == "clearance" || w == "./clearance" {
+					at = j
+					break
+				}
+			}
+			if at < 0 || len(words) < at+2 {
 				continue
 			}
+			words = words[at:]
 			args := []string{words[1]}
 			if len(words) > 2 && !strings.HasPrefix(words[2], "-") && subWords[words[2]] {
 				args = append(args, words[2])

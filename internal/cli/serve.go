@@ -479,11 +479,6 @@ func (g *gateway) close() {
 	}
 }
 
-func newLogger(w io.Writer, l config.Log) *slog.Logger {
-	logger, _ := newLeveledLogger(w, l)
-	return logger
-}
-
 // newLeveledLogger returns the logger l describes and its level, which a
 // reload may change.
 func newLeveledLogger(w io.Writer, l config.Log) (*slog.Logger, *slog.LevelVar) {

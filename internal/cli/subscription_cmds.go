@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,7 +75,7 @@ Example:
 	if expiry.Before(active) {
 		return fmt.Errorf("--until (%s) is before --from (%s)", expiry.Format(time.RFC3339), active.Format(time.RFC3339))
 	}
-	return c.withStore(ctx, func(_ *config.Config, st store.Store) error {
+	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
 		if _, err := st.GetUser(ctx, *user); errors.Is(err, store.ErrNotFound) {
 			fmt.Fprintf(c.env.Stderr, "note: %q is not a login user of this gateway; the subscription applies to tokens whose subject is %q\n", *user, *user)
 		} else if err != nil {
@@ -83,6 +84,14 @@ Example:
 		s, err := st.AddSubscription(ctx, store.Subscription{User: *user, Type: *kind, Name: *name, DateActive: active, DateExpiry: expiry})
 		if err != nil {
 			return err
+		}
+		if types := routeSubscriptionTypes(cfg); !slices.Contains(types, *kind) {
+			// Added all the same: the routes may come with the next reload.
+			routes := "no route of " + c.configPath + " requires a subscription"
+			if len(types) > 0 {
+				routes = "the routes of " + c.configPath + " require " + strings.Join(types, ", ")
+			}
+			fmt.Fprintf(c.env.Stderr, "warning: no route requires subscription type %q; %s (a typo? the subscription was added all the same)\n", *kind, routes)
 		}
 		if *asJSON {
 			return c.printJSON(toSubscriptionJSON(s, c.env.Now()))
@@ -148,4 +157,17 @@ remote subscriptions source, the remote service decides instead).`)
 		fmt.Fprintf(c.env.Stdout, "Subscription %d removed.\n", id)
 		return nil
 	})
+}
+
+// routeSubscriptionTypes returns the subscription types the routes of cfg
+// require, sorted, each once.
+func routeSubscriptionTypes(cfg *config.Config) []string {
+	var types []string
+	for _, r := range cfg.Routes {
+		if r.Subscription != "" && !slices.Contains(types, r.Subscription) {
+			types = append(types, r.Subscription)
+		}
+	}
+	slices.Sort(types)
+	return types
 }

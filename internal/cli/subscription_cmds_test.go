@@ -25,7 +25,8 @@ func runAt(t *testing.T, now time.Time, args ...string) (int, string, string) {
 func TestSubscriptionCommands(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "gateway.yaml")
-	cfg := fmt.Sprintf("store: {driver: sqlite, dsn: %q}\n", filepath.Join(dir, "clearance.db"))
+	cfg := fmt.Sprintf("store: {driver: sqlite, dsn: %q}\n", filepath.Join(dir, "clearance.db")) +
+		"routes:\n  - {name: nav, path: /v1/nav/, upstream: 'http://127.0.0.1:9000', subscription: fmsdata}\n"
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -52,10 +53,14 @@ func TestSubscriptionCommands(t *testing.T) {
 		t.Fatalf("added %+v, want %+v", added, want)
 	}
 
+	// A type no route requires is added, with a warning.
 	code, out, errs = run("subscription", "add", "--user", "alice", "--type", "charts",
 		"--from", "2029-01-01T00:00:00Z", "--until", "2029-06-30T12:00:00+02:00")
 	if code != 0 || !strings.Contains(out, "alice has charts") {
 		t.Fatalf("add: exit %d: %s %s", code, out, errs)
+	}
+	if want := `warning: no route requires subscription type "charts"; the routes of ` + path + " require fmsdata"; !strings.HasPrefix(errs, want) || strings.Count(errs, "\n") != 1 {
+		t.Errorf("add of a type no route requires: stderr %q, want a line starting %q", errs, want)
 	}
 
 	code, out, _ = run("subscription", "list", "--user", "alice", "--json")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -27,13 +28,16 @@ func toUserJSON(u store.User) userJSON {
 }
 
 func runUserUpdate(ctx context.Context, c *cmdContext) error {
-	fs := c.flags("NAME [--scope S]... [--clear-scopes] [--plan P] [--json]", `
-Changes a user's entitlements. --scope replaces the scopes the user's portal
-clients may be given beyond the config's portal.scopes; --clear-scopes
-empties that list. --plan puts the user's clients that have no plan of their
-own on one of the config's plans (--plan "" back on default_plan); running
-gateways apply it within a second. A flag not given leaves its value as it
-is.
+	fs := c.flags("NAME [--scope S]... [--clear-scopes] [--plan P] [--password-stdin] [--json]", `
+Changes a user's entitlements or password. --scope replaces the scopes the
+user's portal clients may be given beyond the config's portal.scopes;
+--clear-scopes empties that list. --plan puts the user's clients that have
+no plan of their own on one of the config's plans (--plan "" back on
+default_plan); running gateways apply it within a second. --password-stdin
+sets a new password read from standard input (one line), never from the
+command line:
+  printf '%s\n' "$NEW_PASSWORD" | clearance user update alice --password-stdin
+A flag not given leaves its value as it is.
 
 The token endpoint reads entitlements at every issuance: the user's portal
 clients stop getting a scope taken away here from their next token on
@@ -43,6 +47,7 @@ clients stop getting a scope taken away here from their next token on
 	clearScopes := fs.Bool("clear-scopes", false, "the user's portal clients get portal.scopes only")
 	var plan optString
 	fs.Var(&plan, "plan", `plan of the user's clients (one of the config's plans; "" for default_plan)`)
+	passwordStdin := fs.Bool("password-stdin", false, "set a new password, read from standard input (one line)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := c.parse(1, 1); err != nil {
 		return err
@@ -51,11 +56,19 @@ clients stop getting a scope taken away here from their next token on
 	switch {
 	case *clearScopes && len(scopes) > 0:
 		return errors.New("--scope and --clear-scopes cannot be given together")
-	case !*clearScopes && len(scopes) == 0 && !plan.set:
-		return errors.New("nothing to change: give --scope, --clear-scopes or --plan")
+	case !*clearScopes && len(scopes) == 0 && !plan.set && !*passwordStdin:
+		return errors.New("nothing to change: give --scope, --clear-scopes, --plan or --password-stdin")
+	}
+	var password *string
+	if *passwordStdin {
+		pw, err := c.readPassword()
+		if err != nil {
+			return err
+		}
+		password = &pw
 	}
 	return c.withStore(ctx, func(cfg *config.Config, st store.Store) error {
-		var change service.UserChange
+		change := service.UserChange{Password: password}
 		if *clearScopes || len(scopes) > 0 {
 			list := []string(scopes)
 			change.Scopes = &list
@@ -65,11 +78,15 @@ clients stop getting a scope taken away here from their next token on
 		}
 		u, err := c.commandService(cfg, st).UpdateUser(ctx, name, change)
 		if err != nil {
-			return err
+			return notFound(err, "no user named %q", name)
 		}
 		entitled := u.Scopes
 		if *asJSON {
 			return c.printJSON(toUserJSON(u))
+		}
+		if password != nil && change.Scopes == nil && change.Plan == nil {
+			fmt.Fprintf(c.env.Stdout, "User %q updated; new password set.\n", name)
+			return nil
 		}
 		list := strings.Join(entitled, " ")
 		if list == "" {
@@ -120,3 +137,13 @@ type optString struct {
 
 func (o *optString) String() string     { return o.v }
 func (o *optString) Set(v string) error { o.v, o.set = v, true; return nil }
+
+// readPassword reads one line of standard input as a password (the
+// newline, and a carriage return before it, are not part of it).
+func (c *cmdContext) readPassword() (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(c.env.Stdin, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}

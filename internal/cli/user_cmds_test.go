@@ -131,7 +131,7 @@ func TestUserEntitlementCommands(t *testing.T) {
 			{[]string{"bob", "--scope", "charts", "--clear-scopes"}, "cannot be given together"},
 			{[]string{"bob"}, "nothing to change"},
 			{[]string{"bob", "--scope", "nope"}, `unknown scope "nope"`},
-			{[]string{"nobody", "--scope", "charts"}, `user "nobody": not found`},
+			{[]string{"nobody", "--scope", "charts"}, `no user named "nobody"`},
 		} {
 			code, _, errs := run(append([]string{"user", "update"}, tt.args...)...)
 			oneLineError(t, code, errs, tt.msg)
@@ -187,7 +187,7 @@ func TestTokenA2AFollowsTheEntitlement(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = st.CreateClient(t.Context(), store.Client{ID: "alice-app", Name: "A", Owner: "alice", PortalMade: true,
-		SecretHash: secret.HashSecret("s"), Scopes: []string{"manage_users", "charts"}, CreatedAt: time.Now()})
+		SecretHash: secret.HashSecret("s"), Grants: []string{"a2a"}, Scopes: []string{"manage_users", "charts"}, CreatedAt: time.Now()})
 	st.Close()
 	if err != nil {
 		t.Fatal(err)
