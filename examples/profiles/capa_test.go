@@ -159,9 +159,11 @@ func TestCAPA(t *testing.T) {
 		"client_id", "capa-app", "client_secret", appSecret, "username", "alice", "password", alicePassword, "subject", "ops"))
 	assertError(t, r, http.StatusBadRequest, "invalid_grant")
 
-	// Step 7: password, a2a and admin are first-party only: a partner's
-	// client cannot even have them enabled ("client create" refuses), so
-	// the token endpoint refuses them.
+	// Step 7: password, a2a and admin are first-party only at the token
+	// endpoint. A partner's client cannot even have password or admin
+	// enabled ("client create" refuses); it may have a2a (for tokens the
+	// operator or its owner makes), but the token endpoint still refuses
+	// it, because there the app would be sending a user's password.
 	t.Run("a partner's client cannot get first-party grants", func(t *testing.T) {
 		var out, errb strings.Builder
 		code := cli.Run(t.Context(), []string{"client", "create", "--id", "partner-2", "--name", "Partner 2",
@@ -170,6 +172,10 @@ func TestCAPA(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, errb.String())
 		}
 	})
+	a2aSecret := p.createClient("--id", "partner-a2a", "--name", "Partner a2a", "--grant", "a2a", "--scope", "user", "--config", p.path)
+	r = p.post("/account/token", "application/json", jsonBody(t, "grant_type", "a2a",
+		"client_id", "partner-a2a", "client_secret", a2aSecret, "username", "alice", "password", alicePassword))
+	assertError(t, r, http.StatusBadRequest, "unauthorized_client")
 	for _, grant := range []string{"password", "a2a", "admin"} {
 		r := p.post("/account/token", "application/json", jsonBody(t, "grant_type", grant,
 			"client_id", "partner-site", "client_secret", partnerSecret, "username", "alice", "password", alicePassword, "subject", "alice"))
