@@ -263,12 +263,16 @@ func assertError(t *testing.T, r reply, status int, code string) {
 }
 
 func TestEveryExamplePassesCheck(t *testing.T) {
-	for _, name := range []string{"capa", "altitudeangel", "navigraph"} {
+	// The variables each file reads (${NAME}); none for the profiles.
+	env := map[string]map[string]string{
+		"plans": {"PARTNER_SECRET": "sample-partner-secret-1"},
+	}
+	for _, name := range []string{"capa", "altitudeangel", "navigraph", "plans"} {
 		t.Run(name, func(t *testing.T) {
 			var out, errb bytes.Buffer
 			path := filepath.Join("..", name+".yaml")
 			code := cli.Run(t.Context(), []string{"check", "--config", path}, cli.Env{Stdout: &out, Stderr: &errb,
-				LookupEnv: func(string) (string, bool) { return "", false }})
+				LookupEnv: func(k string) (string, bool) { v, ok := env[name][k]; return v, ok }})
 			if code != 0 || !strings.Contains(out.String(), "ok") {
 				t.Fatalf("clearance check %s: exit %d\n%s%s", path, code, out.String(), errb.String())
 			}

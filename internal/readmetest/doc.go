@@ -6,7 +6,8 @@
 //     terminal), from a copy of the repository's configuration files.
 //   - A block whose first line is "# terminal N" starts a server that keeps
 //     running in terminal N; a later block for the same terminal stops it
-//     first, as Ctrl-C would.
+//     first, as Ctrl-C would. Its command may start with NAME=value
+//     assignments, which reach that command only, as in any shell.
 //   - A line "# => TEXT" after a command is a line its output must contain:
 //     TEXT exactly, where "..." stands for any run of characters. Several
 //     such lines must match lines of the output in their order.

@@ -340,6 +340,19 @@ func (r *runner) run(u Unit) {
 	}
 }
 
+// assignRE matches the variable assignments that start a command line
+// (values without quotes or spaces).
+var assignRE = regexp.MustCompile(`^(?:[A-Za-z_][A-Za-z0-9_]*=[^\s'"]*\s+)*`)
+
+// execLine is the shell text that replaces the shell with a terminal's
+// command, so that Ctrl-C reaches the server itself. "NAME=value cmd"
+// gives cmd a variable: the assignments go before exec, which would take
+// the first of them for the program.
+func execLine(cmdLine string) string {
+	assign := assignRE.FindString(cmdLine)
+	return assign + "exec " + cmdLine[len(assign):]
+}
+
 // server is a command that keeps running in a terminal of its own.
 type server struct {
 	line string
@@ -368,7 +381,7 @@ func (r *runner) serve(b Block) {
 		r.stop(old) // Ctrl-C
 	}
 	s := &server{line: cmdLine, done: make(chan struct{})}
-	s.cmd = exec.Command(r.bash, "--noprofile", "--norc", "-c", "exec "+cmdLine)
+	s.cmd = exec.Command(r.bash, "--noprofile", "--norc", "-c", execLine(cmdLine))
 	s.cmd.Dir, s.cmd.Env = r.work, r.env
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -473,4 +486,22 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+func TestExecLine(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{`./clearance serve --config gateway.yaml`, `exec ./clearance serve --config gateway.yaml`},
+		{`PARTNER_SECRET=sample-1 ./clearance serve`, `PARTNER_SECRET=sample-1 exec ./clearance serve`},
+		{`A=1 B=$X ./clearance serve`, `A=1 B=$X exec ./clearance serve`},
+		{`./clearance serve A=1`, `exec ./clearance serve A=1`},
+	} {
+		if got := execLine(tt.in); got != tt.want {
+			t.Errorf("execLine(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	// The result runs: the variable reaches the program exec starts.
+	out, err := exec.Command(lookTool(t, "bash"), "--noprofile", "--norc", "-c", execLine(`READMETEST_X=ok printenv READMETEST_X`)).Output()
+	if err != nil || string(out) != "ok\n" {
+		t.Fatalf("got %q, %v; want \"ok\\n\"", out, err)
+	}
 }
