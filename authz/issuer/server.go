@@ -235,10 +235,14 @@ func (noRevocations) RevokedToken(_, _ string, _ int64, _, _ string, _, _, _ int
 	return false
 }
 
-// newID returns 128 random bits, base64url: jti and session ids.
+// newID returns 128 random bits, base64url: jti and session ids. A
+// session id is typed as a command's argument, so none begins with "-"
+// (it would read as a flag) or "_": the first character is a letter or a
+// digit, which leaves 126 random bits.
 func newID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
+	b[0] %= 62 << 2 // the first character encodes b[0]>>2: below 62 is [A-Za-z0-9]
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 

@@ -382,6 +382,11 @@ func (m *Meter) Flush(ctx context.Context) error {
 		sh.carry = nil
 		sh.mu.Unlock()
 	}
+	// The store calls are not cut short when ctx ends (at shutdown): a
+	// write interrupted after the database committed it would come back
+	// as an error, be retried, and count the same requests twice. The
+	// store's own timeout bounds them.
+	ctx = context.WithoutCancel(ctx)
 	if len(batch) > 0 {
 		if err := m.st.AddUsage(ctx, batch); err != nil {
 			m.retry = batch
@@ -410,7 +415,7 @@ func (m *Meter) Flush(ctx context.Context) error {
 	return nil
 }
 
-// Run flushes every interval until ctx ends, then once more.
+// Run flushes every interval until ctx ends; Close writes what is left.
 func (m *Meter) Run(ctx context.Context) {
 	periodic.Every(ctx, m.interval, m.Flush, func(err error) {
 		m.log.WarnContext(ctx, "write usage counts", "error", err)

@@ -24,11 +24,15 @@ type memUsage struct {
 	counts map[string]map[string]int64 // key -> YYYY-MM-DD -> count
 	fail   bool
 	adds   int
+	// inAdd, when set, is called by AddUsage after it has stored the
+	// counts and before it answers, as a database that commits and then
+	// sees its caller's context end does.
+	inAdd func(ctx context.Context) error
 }
 
 func newMemUsage() *memUsage { return &memUsage{counts: map[string]map[string]int64{}} }
 
-func (s *memUsage) AddUsage(_ context.Context, counts []store.UsageCount) error {
+func (s *memUsage) AddUsage(ctx context.Context, counts []store.UsageCount) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail {
@@ -40,6 +44,9 @@ func (s *memUsage) AddUsage(_ context.Context, counts []store.UsageCount) error 
 			s.counts[c.Key] = map[string]int64{}
 		}
 		s.counts[c.Key][c.Day.UTC().Format(time.DateOnly)] += c.Count
+	}
+	if s.inAdd != nil {
+		return s.inAdd(ctx)
 	}
 	return nil
 }
@@ -377,6 +384,38 @@ func TestAFailedFlushIsRetried(t *testing.T) {
 	}
 	if got := st.day("app", "2026-03-10"); got != 3 {
 		t.Fatalf("store holds %d, want 3", got)
+	}
+}
+
+// TestShutdownDuringAWriteCountsOnce: the periodic flush is writing when
+// the gateway stops (its context ends); the write completes, is not
+// reported as failed, and the flush at Close does not write it again.
+func TestShutdownDuringAWriteCountsOnce(t *testing.T) {
+	st := newMemUsage()
+	f := newFixture(t, st, time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC))
+	for range 3 {
+		if r := f.take("app"); r.Outcome != Allowed {
+			t.Fatalf("%+v", r)
+		}
+		f.clk.Advance(time.Second)
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	st.inAdd = func(c context.Context) error {
+		stop() // the gateway stops while the database commits
+		return c.Err()
+	}
+	if err := f.m.Flush(ctx); err != nil {
+		t.Fatalf("a write that completed was reported as %v", err)
+	}
+	st.inAdd = nil
+	if r := f.take("app"); r.Outcome != Allowed {
+		t.Fatalf("%+v", r)
+	}
+	if err := f.m.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.day("app", "2026-03-10"); got != 4 {
+		t.Fatalf("store holds %d after 4 requests, want 4", got)
 	}
 }
 
