@@ -11,7 +11,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -277,17 +276,8 @@ func buildScenarios(o *options, gw *process, secret string, key *issuerKey) ([]s
 		{name: "no-token", expect: 401, goal: "≥ 2.5× bare"},
 		{name: "wrong-scope", expect: 401, tokens: one(noScope), goal: "≥ 2.5× bare"},
 		{name: "flood-distinct-bad", expect: 401, goal: "peak RSS ≤ start + 10 MiB", tokens: func(w, conns int) func() string {
-			// Every request a token never seen before: the signature's
-			// first characters are a per-worker counter.
-			h := "Bearer " + valid
-			sig := strings.LastIndexByte(h, '.') + 1
-			prefix := h[:sig]
-			n := uint64(0)
-			return func() string {
-				n++
-				c := strconv.FormatUint(uint64(w)<<40|n, 36)
-				return prefix + c + h[sig+len(c):]
-			}
+			next := floodTokens(valid, w)
+			return func() string { return "Bearer " + next() }
 		}},
 		{name: "issue-RS256", issue: "RS256", goal: "≥ 0.8× crypto/rsa signatures/s"},
 		{name: "issue-ES256", issue: "ES256", goal: "≥ 8,000 tokens/s"},

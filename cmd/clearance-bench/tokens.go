@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -108,4 +109,29 @@ func badSignature(tok string) string {
 		c = 'B'
 	}
 	return tok[:i] + string(c) + tok[i+1:]
+}
+
+// floodWidth is how many characters of the signature floodTokens replaces:
+// 12 base-36 digits hold any worker below 2^22 and count below 2^40.
+const floodWidth = 12
+
+// floodTokens returns worker w's source of tokens never seen before: tok
+// with the first floodWidth characters of its signature replaced by a
+// fixed-width base-36 counter unique to the worker. A counter that spells
+// the original characters is skipped, so no token is tok itself: each has
+// a bad signature.
+func floodTokens(tok string, w int) func() string {
+	sig := strings.LastIndexByte(tok, '.') + 1
+	prefix, orig, rest := tok[:sig], tok[sig:sig+floodWidth], tok[sig+floodWidth:]
+	n := uint64(0)
+	return func() string {
+		for {
+			n++
+			c := strconv.FormatUint(uint64(w)<<40|n, 36)
+			c = strings.Repeat("0", floodWidth-len(c)) + c
+			if c != orig {
+				return prefix + c + rest
+			}
+		}
+	}
 }
