@@ -4,7 +4,9 @@
 // that CPU time and peak memory are each one's own), runs the same
 // closed-loop load against each, interleaved in rounds, and prints req/s,
 // latency percentiles, CPU µs per request, peak RSS and the ratio to the
-// bare proxy, with the performance targets each scenario is held to.
+// bare proxy, with the performance targets each scenario is held to. Each
+// measurement runs on a fresh process of its target, so that no scenario's
+// figures include what an earlier one left behind.
 //
 //	go run ./cmd/clearance-bench                  # every scenario, 3 rounds of 5 s
 //	go run ./cmd/clearance-bench -duration 2s -rounds 1 -scenarios valid,invalid-signature
@@ -51,7 +53,7 @@ func main() {
 	flag.StringVar(&o.listen, "listen", "127.0.0.1:0", "internal: address of a role's listener")
 	flag.StringVar(&o.upstream, "upstream", "", "internal: the bare proxy's upstream URL")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of one measurement")
-	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before a target's first measurement in a scenario")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each measurement (every measurement starts a fresh process)")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds; each measures every target in every scenario once")
 	flag.IntVar(&o.conns, "conns", 32, "concurrent connections (closed loop)")
 	flag.StringVar(&o.gateway, "gateway", "", "a clearance binary to run (default: built from this module)")
