@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -31,6 +32,16 @@ type Store struct {
 	w    *sql.DB // one connection, every write
 	r    *sql.DB // read-only pool
 	path string
+
+	// stmts are the prepared statements of the hot paths (see
+	// prepared), each prepared once per connection of its pool.
+	stmtMu sync.Mutex
+	stmts  map[stmtKey]*sql.Stmt
+}
+
+type stmtKey struct {
+	pool  *sql.DB
+	query string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -149,9 +160,38 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// prepared returns query prepared on pool (s.r or s.w), preparing it the
+// first time. Parsing a statement costs SQLite more than running a simple
+// one, so the queries of every token request (the client lookup) use
+// this; database/sql prepares it again on each connection of the pool as
+// needed.
+func (s *Store) prepared(ctx context.Context, pool *sql.DB, query string) (*sql.Stmt, error) {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	k := stmtKey{pool, query}
+	if st, ok := s.stmts[k]; ok {
+		return st, nil
+	}
+	st, err := pool.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if s.stmts == nil {
+		s.stmts = map[stmtKey]*sql.Stmt{}
+	}
+	s.stmts[k] = st
+	return st, nil
+}
+
 // Close closes both pools, checkpointing the WAL.
 func (s *Store) Close() error {
 	var errs []error
+	s.stmtMu.Lock()
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
+	}
+	s.stmts = nil
+	s.stmtMu.Unlock()
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
