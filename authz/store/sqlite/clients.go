@@ -111,11 +111,7 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 
 // GetClient implements store.Clients.
 func (s *Store) GetClient(ctx context.Context, id string) (store.Client, error) {
-	st, err := s.prepared(ctx, s.r, `SELECT `+clientColumns+` FROM clients WHERE id = ?`)
-	if err != nil {
-		return store.Client{}, fmt.Errorf("get client %q: %w", id, err)
-	}
-	c, err := scanClient(st.QueryRowContext(ctx, id))
+	c, err := scanClient(s.queryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
