@@ -17,11 +17,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -59,6 +61,7 @@ func main() {
 	flag.StringVar(&o.gateway, "gateway", "", "a clearance binary to run (default: built from this module)")
 	flag.StringVar(&o.scenarios, "scenarios", "", "comma-separated scenarios to run (default: all; -list shows them)")
 	flag.BoolVar(&o.list, "list", false, "list the scenarios and exit")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench itself (the load generator) to `FILE`")
 	flag.Var(&o.targets, "target", "another proxy to measure, as `NAME=URL` (its route must forward /v1/charts/ to the upstream printed at start; repeatable)")
 	flag.Parse()
 
@@ -67,7 +70,7 @@ func main() {
 	var err error
 	switch o.role {
 	case "":
-		err = drive(ctx, &o)
+		err = withCPUProfile(o.cpuProfile, func() error { return drive(ctx, &o) })
 	case "upstream", "bare":
 		err = serveRole(ctx, &o)
 	default:
@@ -84,6 +87,25 @@ type options struct {
 	duration, warmup       time.Duration
 	rounds, conns          int
 	gateway, scenarios     string
+	cpuProfile             string
 	list                   bool
 	targets                targetFlag
+}
+
+// withCPUProfile runs f, profiling this process into path unless it is "".
+func withCPUProfile(path string, f func() error) error {
+	if path == "" {
+		return f()
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return err
+	}
+	err = f()
+	pprof.StopCPUProfile()
+	return errors.Join(err, out.Close())
 }
