@@ -74,7 +74,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float
 type verdictInput struct {
 	sums     map[string]summary            // this scenario's, by target
 	all      map[string]map[string]summary // every scenario's
-	rsaSigns float64
+	rsaSigns rsaRate
 	duration time.Duration // of one measured run
 }
 
@@ -92,7 +92,7 @@ func (v verdictInput) ratio() float64 {
 // report prints one Markdown table of every scenario and target, then each
 // scenario's target and whether this run met it.
 func report(w io.Writer, o *options, scenarios []*scenario, proxies []*target,
-	results map[string]map[string][]measurement, rsaSigns float64) {
+	results map[string]map[string][]measurement, rsaSigns rsaRate) {
 	fmt.Fprintf(w, "%d rounds of %s per target and scenario, %d connections, GOMAXPROCS %d, %s/%s; a fresh process per target, scenario and round; medians of the rounds, latency over all rounds.\n\n",
 		o.rounds, o.duration, o.conns, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 	all := map[string]map[string]summary{}
@@ -129,8 +129,9 @@ func report(w io.Writer, o *options, scenarios []*scenario, proxies []*target,
 		}
 	}
 	fmt.Fprintln(w)
-	if rsaSigns > 0 {
-		fmt.Fprintf(w, "crypto/rsa alone, RSA-2048 PKCS #1 v1.5 signatures on %d cores: %.0f/s\n\n", runtime.GOMAXPROCS(0), rsaSigns)
+	if rsaSigns.perSec > 0 {
+		fmt.Fprintf(w, "crypto/rsa alone, RSA-2048 PKCS #1 v1.5 signatures on %d cores: %.0f/s, %.0f CPU µs each\n\n",
+			runtime.GOMAXPROCS(0), rsaSigns.perSec, rsaSigns.cpu)
 	}
 	fmt.Fprintln(w, "| scenario | target | this run | met |")
 	fmt.Fprintln(w, "|---|---|---|---|")

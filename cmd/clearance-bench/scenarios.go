@@ -240,8 +240,15 @@ func allScenarios() []*scenario {
 			}},
 		issue("RS256", "≥ 0.8× crypto/rsa signatures/s", func(v verdictInput) (string, bool) {
 			s := v.sums["clearance RS256"]
-			return fmt.Sprintf("%.0f tokens/s, %.2f× crypto/rsa (%.0f/s)", s.rate, s.rate/v.rsaSigns, v.rsaSigns),
-				s.rate >= 0.8*v.rsaSigns && s.bad == 0
+			// Also by CPU time, which other work on the machine moves less:
+			// crypto/rsa's CPU per signature over the gateway's per token.
+			byCPU := 0.0
+			if s.cpuPerReq > 0 {
+				byCPU = v.rsaSigns.cpu / s.cpuPerReq
+			}
+			return fmt.Sprintf("%.0f tokens/s, %.2f× crypto/rsa (%.0f/s); by CPU time %.2f× (%.0f µs per token, %.0f per signature)",
+					s.rate, s.rate/v.rsaSigns.perSec, v.rsaSigns.perSec, byCPU, s.cpuPerReq, v.rsaSigns.cpu),
+				s.rate >= 0.8*v.rsaSigns.perSec && s.bad == 0
 		}),
 		issue("ES256", "≥ 8,000 tokens/s", func(v verdictInput) (string, bool) {
 			s := v.sums["clearance ES256"]
