@@ -33,7 +33,8 @@ type measurement struct {
 	res     *bench.Result
 	cpu     time.Duration // of the target's process, during the measured run
 	peakRSS int64         // of the target's process, bytes, from its readiness on
-	rssBase int64         // its RSS when it was ready, before any load
+	rssReady int64        // its RSS when it was ready, before any load
+	rssWarm  int64        // its RSS after the warm-up, as the measured run began
 	fetches int64         // JWKS documents the bench's remote issuer served during the measured run
 	notes   notes         // what the scenario itself observed
 }
@@ -216,7 +217,7 @@ func (r *run) measure(ctx context.Context, s *scenario, t *target, round int) (m
 		if err := bench.ResetPeakRSS(p.pid()); err != nil {
 			return m, fmt.Errorf("reset peak RSS of %s: %w", t.name, err)
 		}
-		if m.rssBase, err = bench.ProcPeakRSS(p.pid()); err != nil {
+		if m.rssReady, err = bench.ProcPeakRSS(p.pid()); err != nil {
 			return m, err
 		}
 	}
@@ -229,6 +230,9 @@ func (r *run) measure(ctx context.Context, s *scenario, t *target, round int) (m
 	}
 	var cpu0 time.Duration
 	if p != nil {
+		if m.rssWarm, err = bench.ProcRSS(p.pid()); err != nil {
+			return m, err
+		}
 		if cpu0, err = bench.ProcCPU(p.pid()); err != nil {
 			return m, err
 		}

@@ -17,7 +17,8 @@ type summary struct {
 	rate      float64 // median req/s
 	cpuPerReq float64 // median µs
 	peakRSS   int64   // highest of the rounds
-	growth    int64   // highest peak minus the RSS at readiness of its process
+	growth    int64   // highest peak minus the RSS after the warm-up
+	fromReady int64   // highest peak minus the RSS of the process when ready
 	latency   bench.Histogram
 	requests  uint64
 	bad       uint64 // unexpected statuses and errors
@@ -39,7 +40,8 @@ func summarize(ms []measurement, ours bool) summary {
 			cpus = append(cpus, float64(m.cpu.Microseconds())/float64(m.res.Requests))
 		}
 		s.peakRSS = max(s.peakRSS, m.peakRSS)
-		s.growth = max(s.growth, m.peakRSS-m.rssBase)
+		s.growth = max(s.growth, m.peakRSS-m.rssWarm)
+		s.fromReady = max(s.fromReady, m.peakRSS-m.rssReady)
 		s.latency.Merge(&m.res.Latency)
 		s.requests += m.res.Requests
 		s.bad += m.res.Unexpected + m.res.Errors
