@@ -30,13 +30,13 @@ type target struct {
 
 // measurement is one run of one scenario against one target.
 type measurement struct {
-	res     *bench.Result
-	cpu     time.Duration // of the target's process, during the measured run
-	peakRSS int64         // of the target's process, bytes, from its readiness on
-	rssReady int64        // its RSS when it was ready, before any load
-	rssWarm  int64        // its RSS after the warm-up, as the measured run began
-	fetches int64         // JWKS documents the bench's remote issuer served during the measured run
-	notes   notes         // what the scenario itself observed
+	res      *bench.Result
+	cpu      time.Duration // of the target's process, during the measured run
+	peakRSS  int64         // of the target's process, bytes, from its readiness on
+	rssReady int64         // its RSS when it was ready, before any load
+	rssWarm  int64         // its RSS after the warm-up, as the measured run began
+	fetches  int64         // JWKS documents the bench's remote issuer served during the measured run
+	notes    notes         // what the scenario itself observed
 }
 
 // notes are a scenario's own observations of one measured run.
