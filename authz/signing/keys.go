@@ -11,8 +11,10 @@ import (
 	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -27,7 +29,6 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/clearance-gw/clearance/authz/sigkey"
@@ -208,11 +209,14 @@ type Keyring struct {
 
 // keyState is an immutable snapshot of the keys in force.
 type keyState struct {
-	// signer is the raw private key: jwx signs with it about a third
-	// faster than with a jwk.Key, which it converts on every call.
+	// signer is the raw private key (*rsa.PrivateKey, *ecdsa.PrivateKey or
+	// ed25519.PrivateKey), which SignClaims signs with directly.
 	signer crypto.Signer
 	kid    string
 	alg    jwa.SignatureAlgorithm
+	// header is the encoded protected header of every token the key
+	// signs, {"alg","kid","typ":"at+jwt"}, and the "." that follows it.
+	header []byte
 	public jwk.Set
 	jwks   []byte
 	kids   string // published kids, to notice changes
@@ -466,7 +470,11 @@ func (k *Keyring) reloadLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("encode JWKS: %w", err)
 	}
-	st := &keyState{signer: signer, kid: cur.ID, alg: alg, public: public,
+	header, err := encodeHeader(alg, cur.ID)
+	if err != nil {
+		return fmt.Errorf("signing key %s: %w", cur.ID, err)
+	}
+	st := &keyState{signer: signer, kid: cur.ID, alg: alg, header: header, public: public,
 		jwks: jwks, kids: cur.ID + "|" + strings.Join(kids, ",")}
 	old := k.state.Swap(st)
 	if old == nil || old.kids != st.kids {
@@ -512,20 +520,87 @@ func (k *Keyring) Algorithms() []string {
 }
 
 // Sign signs tok with the current key: header {alg, kid, typ: at+jwt}.
+// SignClaims does the same for claims already encoded.
 func (k *Keyring) Sign(tok jwt.Token) ([]byte, error) {
-	st := k.state.Load()
-	h := jws.NewHeaders()
-	if err := h.Set(jws.TypeKey, "at+jwt"); err != nil {
-		return nil, err
-	}
-	if err := h.Set(jws.KeyIDKey, st.kid); err != nil {
-		return nil, err
-	}
-	b, err := jwt.Sign(tok, jwt.WithKey(st.alg, st.signer, jws.WithProtectedHeaders(h)))
+	claims, err := json.Marshal(tok)
 	if err != nil {
 		return nil, fmt.Errorf("sign token: %w", err)
 	}
-	return b, nil
+	return k.SignClaims(claims)
+}
+
+// SignClaims signs claims, a JSON object, with the current key and
+// returns the JWS compact serialization: header {alg, kid, typ: at+jwt}
+// (the order jwx writes them in), the claims as given, the signature.
+//
+// It signs with crypto/rsa, crypto/ecdsa and crypto/ed25519 directly: jwx
+// (used to verify, everywhere) would rebuild the header, re-encode the
+// claims and convert the key for every token, a fifth of the cost of an
+// ES256 token.
+func (k *Keyring) SignClaims(claims []byte) ([]byte, error) {
+	st := k.state.Load()
+	enc := base64.RawURLEncoding
+	out := make([]byte, 0, len(st.header)+enc.EncodedLen(len(claims))+1+enc.EncodedLen(maxSignatureSize))
+	out = append(out, st.header...)
+	out = enc.AppendEncode(out, claims)
+	sig, err := signJWS(st.alg, st.signer, out)
+	if err != nil {
+		return nil, fmt.Errorf("sign token: %w", err)
+	}
+	out = append(out, '.')
+	return enc.AppendEncode(out, sig), nil
+}
+
+// maxSignatureSize is the largest signature signJWS makes: RSA-4096.
+const maxSignatureSize = 512
+
+// encodeHeader is the encoded protected header of the tokens kid signs,
+// with the "." that ends it.
+func encodeHeader(alg jwa.SignatureAlgorithm, kid string) ([]byte, error) {
+	h, err := json.Marshal(struct {
+		Alg string `json:"alg"`
+		KID string `json:"kid"`
+		Typ string `json:"typ"`
+	}{alg.String(), kid, "at+jwt"})
+	if err != nil {
+		return nil, err
+	}
+	return append(base64.RawURLEncoding.AppendEncode(nil, h), '.'), nil
+}
+
+// signJWS signs the JWS signing input with key under alg, and returns the
+// signature as RFC 7518 encodes it (ECDSA: R and S, fixed width).
+func signJWS(alg jwa.SignatureAlgorithm, key crypto.Signer, input []byte) ([]byte, error) {
+	switch alg {
+	case jwa.RS256:
+		k, ok := key.(*rsa.PrivateKey)
+		if !ok {
+			break
+		}
+		digest := sha256.Sum256(input)
+		return rsa.SignPKCS1v15(nil, k, crypto.SHA256, digest[:])
+	case jwa.ES256:
+		k, ok := key.(*ecdsa.PrivateKey)
+		if !ok || k.Curve != elliptic.P256() {
+			break
+		}
+		digest := sha256.Sum256(input)
+		r, s, err := ecdsa.Sign(rand.Reader, k, digest[:])
+		if err != nil {
+			return nil, err
+		}
+		sig := make([]byte, 64)
+		r.FillBytes(sig[:32])
+		s.FillBytes(sig[32:])
+		return sig, nil
+	case jwa.EdDSA:
+		k, ok := key.(ed25519.PrivateKey)
+		if !ok {
+			break
+		}
+		return ed25519.Sign(k, input), nil
+	}
+	return nil, fmt.Errorf("key of type %T does not sign %s", key, alg)
 }
 
 // Run reloads the keys every ReloadInterval until ctx is done.

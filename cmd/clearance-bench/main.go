@@ -4,7 +4,9 @@
 // that CPU time and peak memory are each one's own), runs the same
 // closed-loop load against each, interleaved in rounds, and prints req/s,
 // latency percentiles, CPU µs per request, peak RSS and the ratio to the
-// bare proxy, with the performance targets each scenario is held to.
+// bare proxy, with the performance targets each scenario is held to. Each
+// measurement runs on a fresh process of its target, so that no scenario's
+// figures include what an earlier one left behind.
 //
 //	go run ./cmd/clearance-bench                  # every scenario, 3 rounds of 5 s
 //	go run ./cmd/clearance-bench -duration 2s -rounds 1 -scenarios valid,invalid-signature
@@ -15,11 +17,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -51,12 +55,13 @@ func main() {
 	flag.StringVar(&o.listen, "listen", "127.0.0.1:0", "internal: address of a role's listener")
 	flag.StringVar(&o.upstream, "upstream", "", "internal: the bare proxy's upstream URL")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of one measurement")
-	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before a target's first measurement in a scenario")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each measurement (every measurement starts a fresh process)")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds; each measures every target in every scenario once")
 	flag.IntVar(&o.conns, "conns", 32, "concurrent connections (closed loop)")
 	flag.StringVar(&o.gateway, "gateway", "", "a clearance binary to run (default: built from this module)")
 	flag.StringVar(&o.scenarios, "scenarios", "", "comma-separated scenarios to run (default: all; -list shows them)")
 	flag.BoolVar(&o.list, "list", false, "list the scenarios and exit")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench itself (the load generator) to `FILE`")
 	flag.Var(&o.targets, "target", "another proxy to measure, as `NAME=URL` (its route must forward /v1/charts/ to the upstream printed at start; repeatable)")
 	flag.Parse()
 
@@ -65,7 +70,7 @@ func main() {
 	var err error
 	switch o.role {
 	case "":
-		err = drive(ctx, &o)
+		err = withCPUProfile(o.cpuProfile, func() error { return drive(ctx, &o) })
 	case "upstream", "bare":
 		err = serveRole(ctx, &o)
 	default:
@@ -82,6 +87,25 @@ type options struct {
 	duration, warmup       time.Duration
 	rounds, conns          int
 	gateway, scenarios     string
+	cpuProfile             string
 	list                   bool
 	targets                targetFlag
+}
+
+// withCPUProfile runs f, profiling this process into path unless it is "".
+func withCPUProfile(path string, f func() error) error {
+	if path == "" {
+		return f()
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return err
+	}
+	err = f()
+	pprof.StopCPUProfile()
+	return errors.Join(err, out.Close())
 }

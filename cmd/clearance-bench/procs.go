@@ -126,36 +126,31 @@ func buildGateway(dir string) (string, error) {
 	return bin, nil
 }
 
-// gatewaySetup is what a gateway process is started with.
-type gatewaySetup struct {
-	bin      string
-	dir      string // its config, database and key file
-	alg      string // tokens.alg
-	upstream string
-	jwks     string // public JWKS of the bench's own issuer (trusted_issuers)
-	extra    string // appended to the config
-}
-
 const (
 	gatewayIssuer = "http://gateway.bench"
-	benchIssuer   = "http://issuer.bench"
-	clientID      = "bench"
+	benchIssuer   = "http://issuer.bench" // the bench's own issuer, key set inline
+	remoteIssuer  = "http://remote.bench" // the bench's own issuer, key set fetched
+	clientID      = "bench"               // client_credentials
+	appID         = "bench-app"           // password and refresh_token, first party
+	meteredID     = "bench-metered"       // client_credentials, on a plan
+	benchUser     = "bench-user"
+	benchPassword = "bench-user-password"
+	// remoteRefetch is the remote issuer's min_refetch_interval: at most
+	// one JWKS fetch per this interval, whatever the tokens.
+	remoteRefetch = time.Second
 )
 
-// startGateway writes a config for s and runs "clearance serve" on it,
-// until /readyz answers 200. Its log goes nowhere: the access log is
-// written and encoded as in production, then dropped by the kernel.
-func startGateway(ctx context.Context, name string, s gatewaySetup) (*process, string, error) {
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return nil, "", err
-	}
-	pub, err := freePort()
-	if err != nil {
-		return nil, "", err
-	}
-	adm, err := freePort()
-	if err != nil {
-		return nil, "", err
+// gatewayDir is where the gateway of alg keeps its config, database and
+// key file: every process of that alg, in every round, uses the same
+// database, so tokens issued by one are valid at the next.
+func (r *run) gatewayDir(alg string) string { return filepath.Join(r.dir, alg) }
+
+// writeGatewayConfig writes the config of a gateway of alg listening on
+// pub and adm, and returns its path.
+func (r *run) writeGatewayConfig(alg, pub, adm string) (string, error) {
+	dir := r.gatewayDir(alg)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
 	}
 	cfg := fmt.Sprintf(`listen: %q
 admin_listen: %q
@@ -174,44 +169,97 @@ clients:
     secret: ${BENCH_CLIENT_SECRET}
     grants: [client_credentials]
     scopes: [charts, airports]
+  - id: %s
+    name: Benchmark app
+    secret: ${BENCH_CLIENT_SECRET}
+    grants: [password, refresh_token]
+    scopes: [charts]
+    first_party: true
+  - id: %s
+    name: Metered benchmark client
+    secret: ${BENCH_CLIENT_SECRET}
+    grants: [client_credentials]
+    scopes: [charts]
+    plan: bench
+plans:
+  - name: bench
+    rate: 1000000/s
+    quota: 1000000000/month
 trusted_issuers:
   - issuer: %s
     jwks: '%s'
     audience: %s
     algorithms: [ES256]
-%s`, pub, adm, gatewayIssuer, filepath.Join(s.dir, "clearance.db"), s.alg, s.upstream,
-		clientID, benchIssuer, s.jwks, gatewayIssuer, s.extra)
-	path := filepath.Join(s.dir, "gateway.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		return nil, "", err
+  - issuer: %s
+    jwks_url: %s
+    audience: %s
+    algorithms: [ES256]
+    min_refetch_interval: %s
+`, pub, adm, gatewayIssuer, filepath.Join(dir, "clearance.db"), alg, r.up.url,
+		clientID, appID, meteredID, benchIssuer, r.key.jwks, gatewayIssuer,
+		remoteIssuer, r.remote.url, gatewayIssuer, remoteRefetch)
+	path := filepath.Join(dir, "gateway.yaml")
+	return path, os.WriteFile(path, []byte(cfg), 0o600)
+}
+
+// addUser creates the bench's login user in the database of alg's
+// gateway, with the command line.
+func (r *run) addUser(ctx context.Context, alg string) error {
+	path, err := r.writeGatewayConfig(alg, "127.0.0.1:0", "127.0.0.1:0")
+	if err != nil {
+		return err
 	}
-	secret := randomSecret()
+	cmd := exec.CommandContext(ctx, r.bin, "user", "add", benchUser, "--config", path)
+	cmd.Env = append(os.Environ(), "BENCH_CLIENT_SECRET="+r.secret)
+	cmd.Stdin = strings.NewReader(benchPassword + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("clearance user add: %w: %s", err, out)
+	}
+	return nil
+}
+
+// startGateway runs "clearance serve" for alg on fresh ports, until
+// /readyz answers 200. Its log goes nowhere: the access log is written and
+// encoded as in production, then dropped by the kernel.
+func (r *run) startGateway(ctx context.Context, alg string) (*process, error) {
+	pub, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	adm, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	path, err := r.writeGatewayConfig(alg, pub, adm)
+	if err != nil {
+		return nil, err
+	}
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	defer devnull.Close()
-	cmd := exec.Command(s.bin, "serve", "--config", path)
-	cmd.Env = append(os.Environ(), "BENCH_CLIENT_SECRET="+secret)
+	cmd := exec.Command(r.bin, "serve", "--config", path)
+	cmd.Env = append(os.Environ(), "BENCH_CLIENT_SECRET="+r.secret)
 	cmd.Stdout, cmd.Stderr = devnull, devnull
 	if err := cmd.Start(); err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	p := &process{name: name, cmd: cmd, url: "http://" + pub, admin: "http://" + adm}
+	p := &process{name: "clearance-" + alg, cmd: cmd, url: "http://" + pub, admin: "http://" + adm}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		res, err := http.Get(p.admin + "/readyz")
+		res, err := r.client.Get(p.admin + "/readyz")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				return p, secret, nil
+				return p, nil
 			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			p.stop()
-			return nil, "", fmt.Errorf("gateway %s not ready (config %s)", name, path)
+			return nil, fmt.Errorf("gateway %s not ready (config %s)", alg, path)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

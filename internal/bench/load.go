@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -22,6 +23,22 @@ type Load struct {
 	// Expect is the status every answer should have; others are counted
 	// as Unexpected.
 	Expect int
+	// Exchange, when set, is used instead of Worker and Expect: it
+	// returns worker w's requests together with the check of their
+	// answers, for loads whose next request depends on the last answer
+	// (a rotated refresh token) or whose right answer differs from one
+	// request to the next.
+	Exchange func(w int) Exchange
+}
+
+// Exchange is one worker's requests and the check of their answers.
+type Exchange struct {
+	// Next returns the request to send, as Load.Worker's source does.
+	Next func() *http.Request
+	// Check is given every answer, its body read whole (the slice is
+	// reused after Check returns), and reports whether it is the
+	// expected one; the others are counted as Unexpected.
+	Check func(res *http.Response, body []byte) bool
 }
 
 // Result is what one run measured.
@@ -63,11 +80,17 @@ func Run(ctx context.Context, client *http.Client, l Load) *Result {
 	var wg sync.WaitGroup
 	start := time.Now()
 	for w := range l.Conns {
-		next := l.Worker(w)
+		var x Exchange
+		if l.Exchange != nil {
+			x = l.Exchange(w)
+		} else {
+			x.Next = l.Worker(w)
+		}
 		res := &results[w]
 		wg.Go(func() {
+			var body bytes.Buffer
 			for ctx.Err() == nil {
-				req := next()
+				req := x.Next()
 				t0 := time.Now()
 				ans, err := client.Do(req)
 				if err != nil {
@@ -76,7 +99,12 @@ func Run(ctx context.Context, client *http.Client, l Load) *Result {
 					}
 					continue
 				}
-				_, err = io.Copy(io.Discard, ans.Body)
+				if x.Check != nil {
+					body.Reset()
+					_, err = body.ReadFrom(ans.Body)
+				} else {
+					_, err = io.Copy(io.Discard, ans.Body)
+				}
 				ans.Body.Close()
 				if err != nil {
 					res.Errors++
@@ -84,7 +112,11 @@ func Run(ctx context.Context, client *http.Client, l Load) *Result {
 				}
 				res.Latency.Record(time.Since(t0))
 				res.Requests++
-				if ans.StatusCode != l.Expect {
+				ok := ans.StatusCode == l.Expect
+				if x.Check != nil {
+					ok = x.Check(ans, body.Bytes())
+				}
+				if !ok {
 					res.Unexpected++
 					res.LastStatus = ans.StatusCode
 				}

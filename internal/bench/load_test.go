@@ -44,3 +44,50 @@ func TestRunCountsWhatTheServerAnswered(t *testing.T) {
 		t.Fatalf("histogram holds %d values for %d answers", res.Latency.Count(), res.Requests)
 	}
 }
+
+// An Exchange sees every answer with its body, and its verdict decides
+// what is unexpected; its next request may depend on the last answer.
+func TestRunExchangeChecksEachAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := r.Header.Get("X-N")
+		if n == "" {
+			n = "0"
+		}
+		w.Write([]byte(n + "+"))
+	}))
+	defer srv.Close()
+
+	var checked atomic.Uint64
+	res := Run(t.Context(), NewClient(2), Load{
+		Conns:    2,
+		Duration: 200 * time.Millisecond,
+		Expect:   http.StatusTeapot, // not used with an Exchange
+		Exchange: func(int) Exchange {
+			last := ""
+			return Exchange{
+				Next: func() *http.Request {
+					req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+					req.Header.Set("X-N", last)
+					return req
+				},
+				Check: func(res *http.Response, body []byte) bool {
+					checked.Add(1)
+					want := last + "+"
+					if last == "" {
+						want = "0+"
+					}
+					last = string(body)
+					// Answers are right by construction: the chain is
+					// "0+", "0++", ...; every fifth is called wrong.
+					return string(body) == want && len(body)%5 != 0
+				},
+			}
+		},
+	})
+	if res.Requests == 0 || checked.Load() != res.Requests {
+		t.Fatalf("%d answers, %d checked", res.Requests, checked.Load())
+	}
+	if want := res.Requests / 5; res.Unexpected < want-2 || res.Unexpected > want+2 || res.LastStatus != http.StatusOK {
+		t.Fatalf("unexpected %d of %d (last %d)", res.Unexpected, res.Requests, res.LastStatus)
+	}
+}

@@ -77,6 +77,16 @@ func parseStatus(b []byte, field string) (int64, error) {
 	return 0, fmt.Errorf("status: no %s", field)
 }
 
+// ProcRSS is the resident set size of process pid in bytes now (VmRSS in
+// /proc/PID/status).
+func ProcRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatus(b, "VmRSS:")
+}
+
 // ResetPeakRSS sets the peak RSS of process pid back to its current RSS
 // (Linux clear_refs), so that the next ProcPeakRSS is the peak of what
 // follows. The process must be the caller's own.

@@ -34,7 +34,11 @@ func TestOwnProcess(t *testing.T) {
 	if d, err := ProcCPU(os.Getpid()); err != nil || d <= 0 {
 		t.Fatalf("cpu %v, %v", d, err)
 	}
-	if n, err := ProcPeakRSS(os.Getpid()); err != nil || n <= 0 {
-		t.Fatalf("peak rss %d, %v", n, err)
+	peak, err := ProcPeakRSS(os.Getpid())
+	if err != nil || peak <= 0 {
+		t.Fatalf("peak rss %d, %v", peak, err)
+	}
+	if n, err := ProcRSS(os.Getpid()); err != nil || n <= 0 || n > peak+1<<20 {
+		t.Fatalf("rss %d (peak %d), %v", n, peak, err)
 	}
 }

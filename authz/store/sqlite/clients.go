@@ -48,7 +48,7 @@ func scanClient(row scanner) (store.Client, error) {
 		src string
 		dst *[]string
 	}{{grants, &c.Grants}, {scopes, &c.Scopes}, {redirects, &c.RedirectURIs}, {origins, &c.AllowedOrigins}} {
-		if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
+		if err := decodeList(f.src, f.dst); err != nil {
 			return c, fmt.Errorf("client %q: corrupt list column: %w", c.ID, err)
 		}
 	}
@@ -111,7 +111,7 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 
 // GetClient implements store.Clients.
 func (s *Store) GetClient(ctx context.Context, id string) (store.Client, error) {
-	c, err := scanClient(s.r.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, id))
+	c, err := scanClient(s.queryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}

@@ -50,15 +50,15 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, first *st
 		}
 		rt := *first
 		rt.SessionID = sess.ID
-		return insertRefresh(ctx, tx, rt)
+		return s.insertRefresh(ctx, tx, rt)
 	})
 }
 
-func insertRefresh(ctx context.Context, tx *sql.Tx, rt store.RefreshToken) error {
+func (s *Store) insertRefresh(ctx context.Context, tx *sql.Tx, rt store.RefreshToken) error {
 	if len(rt.Hash) == 0 {
 		return errors.New("refresh token without hash")
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens
+	_, err := s.txExec(ctx, tx, `INSERT INTO refresh_tokens
 		(hash, session_id, access_jti, access_expires_at, created_at, expires_at, used_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		rt.Hash, rt.SessionID, rt.AccessJTI, optMicros(rt.AccessExpiresAt),
@@ -68,7 +68,7 @@ func insertRefresh(ctx context.Context, tx *sql.Tx, rt store.RefreshToken) error
 
 // GetSession implements store.Sessions.
 func (s *Store) GetSession(ctx context.Context, id string) (store.Session, error) {
-	sess, err := scanSession(s.r.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+	sess, err := scanSession(s.queryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -118,7 +118,7 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (store.Refresh
 		created, exp    int64
 		accessExp, used sql.NullInt64
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT hash, session_id, access_jti, access_expires_at, created_at, expires_at, used_at
+	err := s.queryRow(ctx, `SELECT hash, session_id, access_jti, access_expires_at, created_at, expires_at, used_at
 		FROM refresh_tokens WHERE hash = ?`, hash).Scan(&rt.Hash, &rt.SessionID, &rt.AccessJTI, &accessExp, &created, &exp, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
@@ -142,7 +142,7 @@ func (s *Store) RotateRefresh(ctx context.Context, clientID string, oldHash []by
 			exp             int64
 			used, accessExp sql.NullInt64
 		)
-		err := tx.QueryRowContext(ctx, `SELECT session_id, expires_at, used_at, access_jti, access_expires_at
+		err := s.txQueryRow(ctx, tx, `SELECT session_id, expires_at, used_at, access_jti, access_expires_at
 			FROM refresh_tokens WHERE hash = ?`, oldHash).Scan(&sessionID, &exp, &used, &jti, &accessExp)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
@@ -150,7 +150,7 @@ func (s *Store) RotateRefresh(ctx context.Context, clientID string, oldHash []by
 		if err != nil {
 			return err
 		}
-		sess, err = scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, sessionID))
+		sess, err = scanSession(s.txQueryRow(ctx, tx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, sessionID))
 		if err != nil {
 			return err // the foreign key makes a missing session impossible
 		}
@@ -170,7 +170,7 @@ func (s *Store) RotateRefresh(ctx context.Context, clientID string, oldHash []by
 		}
 		// The single writer serialises rotations; the condition keeps the
 		// statement correct on its own.
-		res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL`,
+		res, err := s.txExec(ctx, tx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL`,
 			micros(now), oldHash)
 		if err != nil {
 			return err
@@ -179,17 +179,17 @@ func (s *Store) RotateRefresh(ctx context.Context, clientID string, oldHash []by
 			return errors.Join(err, store.ErrRefreshReused)
 		}
 		next.SessionID = sess.ID
-		if err := insertRefresh(ctx, tx, next); err != nil {
+		if err := s.insertRefresh(ctx, tx, next); err != nil {
 			return err
 		}
 		oldExp := latest(fromOptMicros(accessExp), now)
 		switch {
 		case sess.Generation > 0:
-			if err := revokeGenerations(ctx, tx, sess.ID, sess.Generation+1, oldExp); err != nil {
+			if err := s.revokeGenerations(ctx, tx, sess.ID, sess.Generation+1, oldExp); err != nil {
 				return err
 			}
 		case jti != "":
-			if err := revokeJTI(ctx, tx, jti, oldExp); err != nil {
+			if err := s.revokeJTI(ctx, tx, jti, oldExp); err != nil {
 				return err
 			}
 		}
@@ -197,7 +197,7 @@ func (s *Store) RotateRefresh(ctx context.Context, clientID string, oldHash []by
 			sess.Generation++
 		}
 		sess.ExpiresAt = latest(sess.ExpiresAt, next.ExpiresAt, next.AccessExpiresAt)
-		_, err = tx.ExecContext(ctx, `UPDATE sessions SET expires_at = ?, generation = ? WHERE id = ?`,
+		_, err = s.txExec(ctx, tx, `UPDATE sessions SET expires_at = ?, generation = ? WHERE id = ?`,
 			micros(sess.ExpiresAt), sess.Generation, sess.ID)
 		return err
 	})
@@ -350,16 +350,16 @@ func revokeSession(ctx context.Context, tx *sql.Tx, id string, now time.Time) er
 // there is one per session, with a new seq for the pollers), and living
 // until the latest of those tokens expires: exp, or the previous row's
 // expiry when later.
-func revokeGenerations(ctx context.Context, tx *sql.Tx, sid string, gen int64, exp time.Time) error {
+func (s *Store) revokeGenerations(ctx context.Context, tx *sql.Tx, sid string, gen int64, exp time.Time) error {
 	var prev sql.NullInt64
-	if err := tx.QueryRowContext(ctx, `SELECT MAX(expires_at) FROM revocations WHERE session_id = ? AND generation > 0`,
+	if err := s.txQueryRow(ctx, tx, `SELECT MAX(expires_at) FROM revocations WHERE session_id = ? AND generation > 0`,
 		sid).Scan(&prev); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE session_id = ? AND generation > 0`, sid); err != nil {
+	if _, err := s.txExec(ctx, tx, `DELETE FROM revocations WHERE session_id = ? AND generation > 0`, sid); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO revocations (jti, session_id, generation, expires_at) VALUES ('', ?, ?, ?)`,
+	_, err := s.txExec(ctx, tx, `INSERT INTO revocations (jti, session_id, generation, expires_at) VALUES ('', ?, ?, ?)`,
 		sid, gen, micros(latest(exp, fromOptMicros(prev))))
 	return err
 }
@@ -370,16 +370,16 @@ func (s *Store) RevokeJTI(ctx context.Context, jti string, exp time.Time) error 
 		return errors.New("revoke token: empty jti")
 	}
 	return s.write(ctx, "revoke token", func(tx *sql.Tx) error {
-		return revokeJTI(ctx, tx, jti, exp)
+		return s.revokeJTI(ctx, tx, jti, exp)
 	})
 }
 
-func revokeJTI(ctx context.Context, tx *sql.Tx, jti string, exp time.Time) error {
+func (s *Store) revokeJTI(ctx context.Context, tx *sql.Tx, jti string, exp time.Time) error {
 	var exists bool
-	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM revocations WHERE jti = ?)`, jti).Scan(&exists); err != nil || exists {
+	if err := s.txQueryRow(ctx, tx, `SELECT EXISTS (SELECT 1 FROM revocations WHERE jti = ?)`, jti).Scan(&exists); err != nil || exists {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO revocations (jti, session_id, expires_at) VALUES (?, '', ?)`, jti, micros(exp))
+	_, err := s.txExec(ctx, tx, `INSERT INTO revocations (jti, session_id, expires_at) VALUES (?, '', ?)`, jti, micros(exp))
 	return err
 }
 

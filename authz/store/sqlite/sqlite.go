@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -31,6 +32,17 @@ type Store struct {
 	w    *sql.DB // one connection, every write
 	r    *sql.DB // read-only pool
 	path string
+
+	// stmts are the prepared statements of the hot paths (see
+	// prepared), each prepared once per connection of its pool.
+	stmtMu sync.Mutex
+	stmts  map[stmtKey]*sql.Stmt
+	wanted map[string]bool // writer statements to prepare (txStmt)
+}
+
+type stmtKey struct {
+	pool  *sql.DB
+	query string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -149,9 +161,109 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// prepared returns query prepared on the read pool, preparing it the first
+// time. Parsing a statement costs SQLite more than running a simple one,
+// so the queries of every token request use this; database/sql prepares it
+// again on each connection of the pool as needed. query must be a constant:
+// statements are kept for the life of the store.
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	k := stmtKey{s.r, query}
+	s.stmtMu.Lock()
+	st := s.stmts[k]
+	s.stmtMu.Unlock()
+	if st != nil {
+		return st, nil
+	}
+	// Not under the lock: preparing waits for a free connection.
+	st, err := s.r.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.keep(k, st), nil
+}
+
+// keep stores st under k unless another goroutine was first, and returns
+// the one kept.
+func (s *Store) keep(k stmtKey, st *sql.Stmt) *sql.Stmt {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if old, ok := s.stmts[k]; ok {
+		st.Close()
+		return old
+	}
+	if s.stmts == nil {
+		s.stmts = map[stmtKey]*sql.Stmt{}
+	}
+	s.stmts[k] = st
+	return st
+}
+
+// queryRow is s.r.QueryRowContext with query prepared once.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return s.r.QueryRowContext(ctx, query, args...) // the same error, from Scan
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// txStmt returns query prepared on the writer, for use in tx; nil the first
+// time: the writer's one connection is tx's until it ends, so the
+// statement is prepared once the transaction is over (prepareWanted).
+func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	st := s.stmts[stmtKey{s.w, query}]
+	if st == nil {
+		if s.wanted == nil {
+			s.wanted = map[string]bool{}
+		}
+		s.wanted[query] = true
+		return nil
+	}
+	return tx.StmtContext(ctx, st)
+}
+
+// txQueryRow is tx.QueryRowContext, prepared once query ran before.
+func (s *Store) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	if st := s.txStmt(ctx, tx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, query, args...)
+}
+
+// txExec is tx.ExecContext, prepared once query ran before.
+func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if st := s.txStmt(ctx, tx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
+}
+
+// prepareWanted prepares on the writer the statements transactions asked
+// for (txStmt); called with no transaction of the caller's open. A failure
+// leaves the query to run unprepared.
+func (s *Store) prepareWanted(ctx context.Context) {
+	s.stmtMu.Lock()
+	wanted := s.wanted
+	s.wanted = nil
+	s.stmtMu.Unlock()
+	for q := range wanted {
+		if st, err := s.w.PrepareContext(ctx, q); err == nil {
+			s.keep(stmtKey{s.w, q}, st)
+		}
+	}
+}
+
 // Close closes both pools, checkpointing the WAL.
 func (s *Store) Close() error {
 	var errs []error
+	s.stmtMu.Lock()
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
+	}
+	s.stmts = nil
+	s.stmtMu.Unlock()
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
@@ -176,6 +288,7 @@ func (s *Store) write(ctx context.Context, action string, fn func(tx *sql.Tx) er
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("%s: %w", action, err)
 	}
+	s.prepareWanted(ctx)
 	return nil
 }
 
