@@ -15,7 +15,6 @@ import (
 	"time"
 	"unsafe"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/lestrrat-go/httprc"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -95,8 +94,8 @@ type state struct {
 	local   *issuerPolicy // nil when the config names no issuer
 	trusted map[string]*issuerPolicy
 	remotes map[string]*remote
-	tokens  *lru.Cache[[32]byte, cacheEntry] // nil: disabled
-	refused *lru.Cache[[32]byte, refusal]    // nil: disabled (with tokens)
+	tokens  *tokenCache[cacheEntry] // nil: disabled
+	refused *tokenCache[refusal]    // nil: disabled (with tokens)
 	// scopeErrs holds each route's insufficient_scope errors once built
 	// (*config.Route → *scopeErrors), so that refusing a token for its
 	// scopes allocates nothing. Routes are immutable; the map lives as
@@ -485,14 +484,8 @@ func (g *Guard) build(cfg *config.Config) (*state, []*remote, error) {
 		remotes: map[string]*remote{},
 	}
 	if cfg.TokenCacheSize > 0 {
-		c, err := lru.New[[32]byte, cacheEntry](cfg.TokenCacheSize)
-		if err != nil {
-			return nil, nil, fmt.Errorf("token cache: %w", err)
-		}
-		st.tokens = c
-		if st.refused, err = lru.New[[32]byte, refusal](cfg.TokenCacheSize); err != nil {
-			return nil, nil, fmt.Errorf("refused-token cache: %w", err)
-		}
+		st.tokens = newTokenCache[cacheEntry](cfg.TokenCacheSize)
+		st.refused = newTokenCache[refusal](cfg.TokenCacheSize)
 	}
 	if cfg.Issuer != "" {
 		st.local = g.newIssuerPolicy(cfg.Issuer, true, []string{cfg.Tokens.Audience}, leeway)
