@@ -249,7 +249,8 @@ func (g *Guard) authenticate(r *http.Request) (Principal, string, error) {
 	if err != nil {
 		return Principal{}, "", err
 	}
-	p, err := g.verifyCached(r.Context(), g.state.Load(), tok)
+	// ExtractToken returns only compact JWS: the cache is asked directly.
+	p, err := g.verifyShaped(r.Context(), g.state.Load(), tok)
 	if err != nil {
 		return Principal{}, "", err
 	}
@@ -282,12 +283,19 @@ func (g *Guard) revoked(p *Principal) bool {
 // (a new state starts empty), or when newer entries push it out. A token
 // that is not even shaped as a compact JWS is refused before hashing.
 func (g *Guard) verifyCached(ctx context.Context, st *state, tok string) (Principal, error) {
+	if err := checkCompact(tok); err != nil {
+		return Principal{}, err
+	}
+	return g.verifyShaped(ctx, st, tok)
+}
+
+// verifyShaped is verifyCached for a token already known to be a compact
+// JWS of at most MaxTokenSize (as ExtractToken returns): scanning it once
+// more would cost as much as hashing it.
+func (g *Guard) verifyShaped(ctx context.Context, st *state, tok string) (Principal, error) {
 	if st.tokens == nil {
 		p, _, err := g.verify(ctx, st, tok)
 		return p, err
-	}
-	if err := checkCompact(tok); err != nil {
-		return Principal{}, err
 	}
 	// The token is hashed in place: Sum256 only reads its input.
 	key := sha256.Sum256(unsafe.Slice(unsafe.StringData(tok), len(tok)))
