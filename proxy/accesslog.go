@@ -12,14 +12,18 @@ import (
 )
 
 func authReason(err error) string {
-	var e *guard.Error
-	if errors.As(err, &e) {
-		if e.Reason != "" {
-			return e.Reason
+	e, ok := err.(*guard.Error)
+	if !ok {
+		var wrapped *guard.Error // on the heap (errors.As takes its address): only here
+		if !errors.As(err, &wrapped) {
+			return "internal: " + err.Error()
 		}
-		return e.Code
+		e = wrapped
 	}
-	return "internal: " + err.Error()
+	if e.Reason != "" {
+		return e.Reason
+	}
+	return e.Code
 }
 
 // finish records the metrics and writes the access log line.

@@ -187,7 +187,9 @@ func (h *Handler) CloseIdleConnections() {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
 	t := h.table.Load()
-	ex := &exchange{w: w, id: requestID(r.Header)}
+	ex := &exchange{w: w}
+	ex.id = requestID(r.Header, &ex.idBuf)
+	ex.ctx.ex = ex
 	label, rm := "none", h.none
 	defer func() {
 		if v := recover(); v != nil {
@@ -211,11 +213,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(ex, http.StatusBadRequest, badPathBody(err))
 		return
 	}
-	ctx := context.WithValue(r.Context(), exchangeKey{}, ex)
 	clean := cleanPath(r.URL.Path)
 	if ep := t.endpoint(clean); ep != nil {
 		label, rm = ep.name, ep.m
-		ep.handler.ServeHTTP(ex, r.WithContext(ctx))
+		ex.ctx.Context = r.Context()
+		ep.handler.ServeHTTP(ex, r.WithContext(&ex.ctx))
 		return
 	}
 	rt := t.match(canonical)
@@ -230,15 +232,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		preflight(ex, r, origin)
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, rt.timeout)
-	defer cancel()
-	r = r.WithContext(ctx)
 	if !rt.cfg.Public {
 		// The guard refuses claims that cannot be forwarded as headers.
 		p, err := h.guard.Check(r, &rt.cfg)
 		if err != nil {
 			ex.authErr = authReason(err)
-			guard.WriteError(ex, err, t.realm)
+			t.refusals.Write(ex, err)
 			return
 		}
 		ex.principal, ex.authed = p, true
@@ -247,7 +246,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if origin != "" && slices.Contains(rt.cfg.AllowedOrigins, origin) {
 		ex.allowOrigin = origin
 	}
-	rt.proxy.ServeHTTP(ex, r)
+	// The route's timeout bounds the upstream exchange (a refusal never
+	// starts its timer).
+	ctx, cancel := context.WithTimeout(r.Context(), rt.timeout)
+	defer cancel()
+	ex.ctx.Context = ctx
+	rt.proxy.ServeHTTP(ex, r.WithContext(&ex.ctx))
 }
 
 // headerSize is the size of the request line and headers as net/http
