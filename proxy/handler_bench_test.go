@@ -48,12 +48,15 @@ func (w *discardResponse) Write(b []byte) (int, error) { return len(b), nil }
 
 // handlerFixture is a Handler in front of fixedTransport, with its
 // metrics, and its access log written as JSON and discarded.
-func handlerFixture(tb testing.TB) *Handler {
+func handlerFixture(tb testing.TB, access bool) *Handler {
 	r := testRoute("charts", "/v1/charts/", "http://upstream.example")
 	r.Scopes = []string{"charts"}
 	g := &staticGuard{token: "good", p: guard.Principal{Subject: "alice", ClientID: "bench", Scopes: guard.ScopeSet{"charts"}},
 		refuse: guard.ErrInvalidToken.WithDescription("signature", "invalid signature")}
 	opts := Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Metrics: NewMetrics(prometheus.NewRegistry())}
+	if access {
+		opts.JSONAccessLog = io.Discard
+	}
 	h, err := New(testConfig(r), g, opts)
 	if err != nil {
 		tb.Fatal(err)
@@ -75,19 +78,24 @@ func chartsRequest(token string) *http.Request {
 // BenchmarkHandler is the gateway's own work per request, without the
 // network: accepted and forwarded (to fixedTransport), and refused by the
 // guard or for lack of a token, with the access log written through
-// slog.
+// JSONAccessLog and through slog.
 func BenchmarkHandler(b *testing.B) {
-	h := handlerFixture(b)
-	for _, c := range []struct{ name, token string }{{"forwarded", "good"}, {"refused", "bad"}, {"no-token", ""}} {
-		b.Run("slog/"+c.name, func(b *testing.B) {
-			r := chartsRequest(c.token)
-			w := &discardResponse{h: http.Header{}}
-			b.ReportAllocs()
-			for b.Loop() {
-				clear(w.h)
-				h.ServeHTTP(w, r)
-			}
-		})
+	for _, log := range []struct {
+		name   string
+		access bool
+	}{{"JSONAccessLog", true}, {"slog", false}} {
+		h := handlerFixture(b, log.access)
+		for _, c := range []struct{ name, token string }{{"forwarded", "good"}, {"refused", "bad"}, {"no-token", ""}} {
+			b.Run(log.name+"/"+c.name, func(b *testing.B) {
+				r := chartsRequest(c.token)
+				w := &discardResponse{h: http.Header{}}
+				b.ReportAllocs()
+				for b.Loop() {
+					clear(w.h)
+					h.ServeHTTP(w, r)
+				}
+			})
+		}
 	}
 }
 
@@ -96,7 +104,7 @@ func BenchmarkHandler(b *testing.B) {
 // one (fixedTransport's allocations aside). The response is rendered
 // once, the route's timeout never starts, the log line is the only work.
 func TestRefusalAllocatesLessThanForwarding(t *testing.T) {
-	h := handlerFixture(t)
+	h := handlerFixture(t, true)
 	w := &discardResponse{h: http.Header{}}
 	run := func(r *http.Request) float64 {
 		return testing.AllocsPerRun(200, func() {
