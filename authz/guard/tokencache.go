@@ -89,8 +89,14 @@ func (c *tokenCache[V]) Add(k tokenKey, v V) {
 		s.slots[i].val = v
 		return
 	}
-	if len(s.slots) < s.cap {
-		s.index[k] = int32(len(s.slots))
+	if n := len(s.slots); n < s.cap {
+		if n == cap(s.slots) {
+			// Grow by doubling, but never past the shard's capacity.
+			grown := make([]cacheSlot[V], n, min(max(2*n, 8), s.cap))
+			copy(grown, s.slots)
+			s.slots = grown
+		}
+		s.index[k] = int32(n)
 		s.slots = append(s.slots, cacheSlot[V]{key: k, val: v})
 		return
 	}

@@ -19,9 +19,17 @@ func TestTokenCacheBound(t *testing.T) {
 					t.Fatalf("%d entries after %d adds, size %d", n, i+1, size)
 				}
 			}
-			// Every shard fills to its share: the cache holds size entries.
+			// Every shard fills to its share: the cache holds size entries,
+			// in no more memory than that.
 			if n := c.Len(); n != size {
 				t.Fatalf("%d entries, want %d", n, size)
+			}
+			slots := 0
+			for i := range c.shards {
+				slots += cap(c.shards[i].slots)
+			}
+			if slots != size {
+				t.Fatalf("room for %d entries, want %d", slots, size)
 			}
 			held := 0
 			for i := range 3 * size {
