@@ -31,9 +31,33 @@ type exchange struct {
 	upstream time.Duration
 	upErr    error // upstream failure, for the log (never sent to the client)
 	gone     bool  // the client went away before the upstream answered
+
+	// ctx is the context of the request as endpoints and the
+	// ReverseProxy see it: in the same allocation as the exchange.
+	ctx exchangeCtx
+	// Storage for the request id and the header values the gateway sets
+	// (X-Request-Id on the response; identity headers upstream), so that
+	// setting them allocates nothing more.
+	idBuf  [2 * requestIDBytes]byte
+	idHdr  [1]string
+	outHdr [6]string
 }
 
 type exchangeKey struct{}
+
+// exchangeCtx is a request's context carrying its exchange, as
+// context.WithValue would, without an allocation of its own.
+type exchangeCtx struct {
+	context.Context
+	ex *exchange
+}
+
+func (c *exchangeCtx) Value(key any) any {
+	if key == (exchangeKey{}) {
+		return c.ex
+	}
+	return c.Context.Value(key)
+}
 
 func exchangeFrom(ctx context.Context) *exchange {
 	ex, _ := ctx.Value(exchangeKey{}).(*exchange)
@@ -65,7 +89,8 @@ func (e *exchange) WriteHeader(code int) {
 	// Set, not Add: an upstream's own X-Request-Id (and CORS answer) is
 	// replaced by ours.
 	h := e.w.Header()
-	h.Set("X-Request-Id", e.id)
+	e.idHdr[0] = e.id
+	h["X-Request-Id"] = e.idHdr[:]
 	// Every metered response carries the plan's RateLimit fields (SPEC
 	// §11), replacing an upstream's.
 	if e.authed && e.principal.Usage.Metered() {

@@ -175,9 +175,12 @@ type gwOption func(*Options)
 func newGateway(t testing.TB, cfg *config.Config, guard Guard, opts ...gwOption) *gateway {
 	t.Helper()
 	g := &gateway{log: &lockedBuffer{}, reg: prometheus.NewPedanticRegistry(), served: make(chan struct{}, 4096)}
+	// As the gateway runs with log.format json: the access log through
+	// JSONAccessLog, the rest through the logger, into one writer.
 	o := Options{
-		Logger:  slog.New(slog.NewJSONHandler(g.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Metrics: NewMetrics(g.reg),
+		Logger:        slog.New(slog.NewJSONHandler(g.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Metrics:       NewMetrics(g.reg),
+		JSONAccessLog: g.log,
 	}
 	for _, f := range opts {
 		f(&o)

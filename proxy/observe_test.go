@@ -45,13 +45,20 @@ func counterValue(t testing.TB, reg prometheus.Gatherer, name, route, code strin
 	return 0
 }
 
+// The access log is checked as the JSON writer of the access log writes
+// it and as slog writes it (log.format text, or no writer given).
 func TestAccessLog(t *testing.T) {
+	t.Run("JSONAccessLog", func(t *testing.T) { testAccessLog(t) })
+	t.Run("slog", func(t *testing.T) { testAccessLog(t, func(o *Options) { o.JSONAccessLog = nil }) })
+}
+
+func testAccessLog(t *testing.T, opts ...gwOption) {
 	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "0123456789")
 	})
 	r := testRoute("mapdata", "/mapdata/", up.URL)
 	r.Scopes = []string{"query_mapdata"}
-	g := newGateway(t, testConfig(r, testRoute("down", "/down/", "http://"+deadAddr(t))), testGuard())
+	g := newGateway(t, testConfig(r, testRoute("down", "/down/", "http://"+deadAddr(t))), testGuard(), opts...)
 
 	const cookie = "session=COOKIESECRET"
 	requests := []struct {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"unsafe"
 
 	"github.com/clearance-gw/clearance/internal/routepath"
 )
@@ -222,21 +223,25 @@ func validRequestID(s string) bool {
 	return true
 }
 
-// requestID returns the client's X-Request-Id when valid, else a new one.
-func requestID(h http.Header) string {
+// requestIDBytes is the size of a request id the gateway makes.
+const requestIDBytes = 16
+
+// requestID returns the client's X-Request-Id when valid, else a new one
+// written in buf.
+func requestID(h http.Header, buf *[2 * requestIDBytes]byte) string {
 	if v := h["X-Request-Id"]; len(v) > 0 && validRequestID(v[0]) {
 		return v[0]
 	}
-	return newRequestID()
+	return newRequestID(buf)
 }
 
-// newRequestID returns 16 random bytes in hex.
-func newRequestID() string {
-	var b [16]byte
+// newRequestID returns 16 random bytes in hex, written in buf: the string
+// shares buf's memory, which must not change afterwards.
+func newRequestID(buf *[2 * requestIDBytes]byte) string {
+	var b [requestIDBytes]byte
 	rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
-	var s [32]byte
-	hex.Encode(s[:], b[:])
-	return string(s[:])
+	hex.Encode(buf[:], b[:])
+	return unsafe.String(&buf[0], len(buf))
 }
 
 // spoofable reports whether a client-sent header could pass for one the
@@ -306,9 +311,10 @@ func (h *Handler) rewrite(rt *route, pr *httputil.ProxyRequest) {
 	if ex == nil {
 		return
 	}
-	// One backing array for every value set here; each header gets a
-	// full slice expression so an append cannot spill into its neighbour.
-	vals := make([]string, 0, 6)
+	// One backing array for every value set here, in the exchange; each
+	// header gets a full slice expression so an append cannot spill into
+	// its neighbour.
+	vals := ex.outHdr[:0]
 	set := func(k, v string) {
 		vals = append(vals, v)
 		n := len(vals)

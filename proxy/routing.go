@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clearance-gw/clearance/authz/guard"
 	"github.com/clearance-gw/clearance/config"
 	"github.com/clearance-gw/clearance/internal/routepath"
 )
@@ -18,8 +19,8 @@ import (
 type table struct {
 	routes    map[string]*route // by canonical prefix (routepath.Canonical; "/" for the root)
 	endpoints []endpoint        // longest pattern first
-	realm     string
-	maxHeader int // server.max_header_bytes; 0: no limit here
+	refusals  *guard.Refusals   // RFC 6750 refusals in the config's realm
+	maxHeader int               // server.max_header_bytes; 0: no limit here
 	// used are the transports of routes, to become Handler.transports
 	// when the table is put in force.
 	used map[transportKey]*http.Transport
@@ -80,8 +81,8 @@ func (h *Handler) buildEndpoints(eps []Endpoint) ([]endpoint, error) {
 // buildTable builds the routes of cfg, reusing the transports in force for
 // upstreams whose settings did not change.
 func (h *Handler) buildTable(cfg *config.Config) (*table, error) {
-	t := &table{routes: make(map[string]*route, len(cfg.Routes)), realm: cfg.Realm, maxHeader: cfg.Server.MaxHeaderBytes,
-		used: map[transportKey]*http.Transport{}}
+	t := &table{routes: make(map[string]*route, len(cfg.Routes)), refusals: guard.NewRefusals(cfg.Realm),
+		maxHeader: cfg.Server.MaxHeaderBytes, used: map[transportKey]*http.Transport{}}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var errs []error

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/clearance-gw/clearance/authz/metering"
 )
@@ -76,13 +77,37 @@ var (
 // Errors that are not *Error become a 500 server_error whose details stay
 // out of the response.
 func WriteError(w http.ResponseWriter, err error, realm string) {
-	var e *Error
-	if !errors.As(err, &e) {
-		e = &Error{Code: "server_error", Status: http.StatusInternalServerError, Description: "internal error"}
+	e := asError(err)
+	render(e, realm).write(w, e)
+}
+
+func asError(err error) *Error {
+	if e, ok := err.(*Error); ok {
+		return e
 	}
-	h := w.Header()
+	var e *Error // on the heap (errors.As takes its address): only here
+	if errors.As(err, &e) {
+		return e
+	}
+	return errServer
+}
+
+var errServer = &Error{Code: "server_error", Status: http.StatusInternalServerError, Description: "internal error"}
+
+// refusalResponse is a refusal rendered: written as is to every request it
+// answers, so its header values are shared and never modified.
+type refusalResponse struct {
+	status      int
+	challenge   []string // WWW-Authenticate; nil for none
+	contentType []string
+	noStore     []string
+	body        []byte
+}
+
+func render(e *Error, realm string) *refusalResponse {
+	r := &refusalResponse{status: e.Status, contentType: []string{"application/json"}, noStore: []string{"no-store"}}
 	if challenged(e) {
-		h.Set("WWW-Authenticate", challenge(realm, e))
+		r.challenge = []string{challenge(realm, e)}
 	}
 	code := e.Code
 	if code == "" {
@@ -93,14 +118,67 @@ func WriteError(w http.ResponseWriter, err error, realm string) {
 		Description string `json:"error_description,omitempty"`
 		Scope       string `json:"scope,omitempty"`
 	}{code, e.Description, e.Scope})
+	r.body = append(body, '\n')
+	return r
+}
+
+// write answers with r; e adds what is particular to one request (the
+// RateLimit fields and Retry-After of a 429).
+func (r *refusalResponse) write(w http.ResponseWriter, e *Error) {
+	h := w.Header()
+	if r.challenge != nil {
+		h["Www-Authenticate"] = r.challenge
+	}
 	if u := e.Usage; u != nil && u.Metered() {
 		SetRateLimitFields(h, u)
 		h.Set("Retry-After", strconv.FormatInt(max(u.RetryAfter, 1), 10))
 	}
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(e.Status)
-	w.Write(append(body, '\n'))
+	h["Content-Type"] = r.contentType
+	h["Cache-Control"] = r.noStore
+	w.WriteHeader(r.status)
+	w.Write(r.body)
+}
+
+// Refusals writes refusals as WriteError does, for one realm, rendering
+// each distinct refusal once: refusing a request then costs a map lookup
+// and a write, no encoding. Distinct refusals are few (the guard's
+// descriptions, and the scopes and subscriptions of the config); past
+// maxRendered the rest are rendered per request.
+type Refusals struct {
+	realm    string
+	mu       sync.RWMutex
+	rendered map[refusalKey]*refusalResponse
+}
+
+// refusalKey is everything of an Error a response shows.
+type refusalKey struct {
+	code, description, scope string
+	status                   int
+}
+
+const maxRendered = 256
+
+// NewRefusals returns the writer of refusals for realm.
+func NewRefusals(realm string) *Refusals {
+	return &Refusals{realm: realm, rendered: map[refusalKey]*refusalResponse{}}
+}
+
+// Write writes err as an RFC 6750 response (see WriteError).
+func (rs *Refusals) Write(w http.ResponseWriter, err error) {
+	e := asError(err)
+	k := refusalKey{e.Code, e.Description, e.Scope, e.Status}
+	rs.mu.RLock()
+	r := rs.rendered[k]
+	rs.mu.RUnlock()
+	if r == nil {
+		r = render(e, rs.realm)
+		rs.mu.Lock()
+		if len(rs.rendered) < maxRendered {
+			rs.rendered[k] = r
+		}
+		rs.mu.Unlock()
+	}
+	r.write(w, e)
 }
 
 // SetRateLimitFields sets RateLimit-Policy and RateLimit

@@ -15,7 +15,6 @@ import (
 	"time"
 	"unsafe"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/lestrrat-go/httprc"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -95,8 +94,8 @@ type state struct {
 	local   *issuerPolicy // nil when the config names no issuer
 	trusted map[string]*issuerPolicy
 	remotes map[string]*remote
-	tokens  *lru.Cache[[32]byte, cacheEntry] // nil: disabled
-	refused *lru.Cache[[32]byte, refusal]    // nil: disabled (with tokens)
+	tokens  *tokenCache[cacheEntry] // nil: disabled
+	refused *tokenCache[refusal]    // nil: disabled (with tokens)
 	// scopeErrs holds each route's insufficient_scope errors once built
 	// (*config.Route → *scopeErrors), so that refusing a token for its
 	// scopes allocates nothing. Routes are immutable; the map lives as
@@ -250,7 +249,8 @@ func (g *Guard) authenticate(r *http.Request) (Principal, string, error) {
 	if err != nil {
 		return Principal{}, "", err
 	}
-	p, err := g.verifyCached(r.Context(), g.state.Load(), tok)
+	// ExtractToken returns only compact JWS: the cache is asked directly.
+	p, err := g.verifyShaped(r.Context(), g.state.Load(), tok)
 	if err != nil {
 		return Principal{}, "", err
 	}
@@ -283,12 +283,19 @@ func (g *Guard) revoked(p *Principal) bool {
 // (a new state starts empty), or when newer entries push it out. A token
 // that is not even shaped as a compact JWS is refused before hashing.
 func (g *Guard) verifyCached(ctx context.Context, st *state, tok string) (Principal, error) {
+	if err := checkCompact(tok); err != nil {
+		return Principal{}, err
+	}
+	return g.verifyShaped(ctx, st, tok)
+}
+
+// verifyShaped is verifyCached for a token already known to be a compact
+// JWS of at most MaxTokenSize (as ExtractToken returns): scanning it once
+// more would cost as much as hashing it.
+func (g *Guard) verifyShaped(ctx context.Context, st *state, tok string) (Principal, error) {
 	if st.tokens == nil {
 		p, _, err := g.verify(ctx, st, tok)
 		return p, err
-	}
-	if err := checkCompact(tok); err != nil {
-		return Principal{}, err
 	}
 	// The token is hashed in place: Sum256 only reads its input.
 	key := sha256.Sum256(unsafe.Slice(unsafe.StringData(tok), len(tok)))
@@ -485,14 +492,8 @@ func (g *Guard) build(cfg *config.Config) (*state, []*remote, error) {
 		remotes: map[string]*remote{},
 	}
 	if cfg.TokenCacheSize > 0 {
-		c, err := lru.New[[32]byte, cacheEntry](cfg.TokenCacheSize)
-		if err != nil {
-			return nil, nil, fmt.Errorf("token cache: %w", err)
-		}
-		st.tokens = c
-		if st.refused, err = lru.New[[32]byte, refusal](cfg.TokenCacheSize); err != nil {
-			return nil, nil, fmt.Errorf("refused-token cache: %w", err)
-		}
+		st.tokens = newTokenCache[cacheEntry](cfg.TokenCacheSize)
+		st.refused = newTokenCache[refusal](cfg.TokenCacheSize)
 	}
 	if cfg.Issuer != "" {
 		st.local = g.newIssuerPolicy(cfg.Issuer, true, []string{cfg.Tokens.Audience}, leeway)

@@ -46,7 +46,15 @@ func (g *Guard) checkPlan(route *config.Route, p *Principal) error {
 	if p.Usage.Outcome == metering.QuotaExceeded {
 		e = ErrQuotaExceeded
 	}
-	c := *e
-	c.Usage = &p.Usage
-	return &c
+	// The error gets its own copy of the verdict: pointing into p would
+	// move every accepted request's Principal to the heap.
+	r := &planRefusal{Error: *e, usage: p.Usage}
+	r.Error.Usage = &r.usage
+	return &r.Error
+}
+
+// planRefusal is a 429 with the verdict it points to, in one allocation.
+type planRefusal struct {
+	Error
+	usage metering.Result
 }

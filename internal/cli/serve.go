@@ -54,8 +54,12 @@ server.shutdown_grace).`)
 	if err != nil {
 		return err
 	}
-	logger, level := newLeveledLogger(c.env.Stderr, cfg.Log)
-	g, err := newGateway(ctx, cfg, c.env, logger)
+	// The logger and the proxy's access log write to one writer, in whole
+	// lines, one at a time.
+	env := c.env
+	env.Stderr = &lineWriter{w: c.env.Stderr}
+	logger, level := newLeveledLogger(env.Stderr, cfg.Log)
+	g, err := newGateway(ctx, cfg, env, logger)
 	if err != nil {
 		return err
 	}
@@ -280,6 +284,7 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 		Endpoints:     eps,
 		OriginAllowed: origins.RouteAllows,
 		ClientAddr:    g.ips.Addr,
+		JSONAccessLog: jsonLogWriter(env.Stderr, cfg.Log),
 	})
 	if err != nil {
 		return nil, err
@@ -489,6 +494,29 @@ func newLeveledLogger(w io.Writer, l config.Log) (*slog.Logger, *slog.LevelVar) 
 		return slog.New(slog.NewTextHandler(w, opts)), level
 	}
 	return slog.New(slog.NewJSONHandler(w, opts)), level
+}
+
+// jsonLogWriter is w when the logger newLeveledLogger makes of w and l
+// writes JSON, so the proxy may write its access log there itself (the
+// same lines, cheaper); nil otherwise.
+func jsonLogWriter(w io.Writer, l config.Log) io.Writer {
+	if l.Format == "text" {
+		return nil
+	}
+	return w
+}
+
+// lineWriter serialises the writes of the logger and of the access log,
+// each a whole line, so that they never interleave whatever w is.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func logLevel(l config.Log) slog.Level {
