@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"runtime"
@@ -223,6 +224,11 @@ func (r *run) measure(ctx context.Context, s *scenario, t *target, round int) (m
 	}
 	defer r.client.CloseIdleConnections()
 	load := s.load(r, t, round)
+	if s.prime != nil {
+		if err := prime(ctx, r.client, t.url+"/v1/charts/EDDF", s.prime(), r.o.conns); err != nil {
+			return m, fmt.Errorf("prime %s: %w", t.name, err)
+		}
+	}
 	if r.o.warmup > 0 {
 		warm := load
 		warm.Duration = r.o.warmup
@@ -311,4 +317,53 @@ func rsaSignRate(d time.Duration) rsaRate {
 		r.cpu = float64((cpu1 - cpu0).Microseconds()) / float64(n.Load())
 	}
 	return r
+}
+
+// prime sends one GET to url with each of the Authorization values, conns
+// at a time, and fails on any answer but 200.
+func prime(ctx context.Context, c *http.Client, url string, auths []string, conns int) error {
+	next := make(chan string)
+	errs := make(chan error, conns)
+	var wg sync.WaitGroup
+	for range max(conns, 1) {
+		wg.Go(func() {
+			for a := range next {
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				req.Header.Set("Authorization", a)
+				resp, err := c.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					errs <- fmt.Errorf("%s: %s", url, resp.Status)
+					return
+				}
+			}
+		})
+	}
+	var err error
+send:
+	for _, a := range auths {
+		select {
+		case next <- a:
+		case err = <-errs:
+			break send
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err == nil {
+		select {
+		case err = <-errs:
+		default:
+		}
+	}
+	return err
 }

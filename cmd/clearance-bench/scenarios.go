@@ -27,6 +27,11 @@ type scenario struct {
 	prepare func(ctx context.Context, s *setup) error
 	// load is the closed loop against t in round.
 	load func(r *run, t *target, round int) bench.Load
+	// prime, when set, names "Bearer …" values each sent once (through
+	// /v1/charts/EDDF) before the warm-up: the steady state of a fleet
+	// whose tokens the gateway has each seen before, since a token is
+	// verified once in its life and then served from the cache.
+	prime func() []string
 	// during, when set, runs beside the measured load against a gateway
 	// (not the bare proxy) and returns before the load ends.
 	during func(ctx context.Context, r *run, gw *process, round int, n *notes) error
@@ -147,6 +152,7 @@ func allScenarios() []*scenario {
 				many, err = issueMany(s, distinctTokens)
 				return err
 			},
+			prime: func() []string { return many },
 			load: func(r *run, t *target, _ int) bench.Load {
 				return proxied(r, t, http.StatusOK, cycle(many, r.o.conns))
 			},
