@@ -55,9 +55,19 @@ server.shutdown_grace).`)
 		return err
 	}
 	// The logger and the proxy's access log write to one writer, in whole
-	// lines, one at a time.
+	// lines, one at a time. Into a file or a pipe, the lines are buffered:
+	// one write(2) per request would cost more than the access log line.
 	env := c.env
-	env.Stderr = &lineWriter{w: c.env.Stderr}
+	lw := newLineWriter(c.env.Stderr)
+	if _, ok := c.env.Stderr.(*os.File); ok {
+		lw.buffered = true
+		// Until serve returns, graceful stop included; then the rest.
+		fctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		defer lw.Flush()
+		defer stop()
+		go lw.flushEvery(fctx, logFlushInterval)
+	}
+	env.Stderr = lw
 	logger, level := newLeveledLogger(env.Stderr, cfg.Log)
 	g, err := newGateway(ctx, cfg, env, logger)
 	if err != nil {
@@ -102,8 +112,10 @@ server.shutdown_grace).`)
 		select {
 		case <-c.env.Reload:
 			g.reload(c.configPath)
+			lw.Flush()
 		case <-changed:
 			g.reload(c.configPath)
+			lw.Flush()
 		case err := <-serveErr:
 			return fmt.Errorf("serve: %w", err)
 		case <-ctx.Done():
@@ -504,19 +516,6 @@ func jsonLogWriter(w io.Writer, l config.Log) io.Writer {
 		return nil
 	}
 	return w
-}
-
-// lineWriter serialises the writes of the logger and of the access log,
-// each a whole line, so that they never interleave whatever w is.
-type lineWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lineWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func logLevel(l config.Log) slog.Level {
