@@ -71,6 +71,7 @@ type Handler struct {
 	origins func(route *config.Route, origin string) bool
 	client  func(r *http.Request) netip.Addr
 	access  *jsonAccessLog // nil: the access log goes through log
+	ids     *requestIDs
 
 	// table is the routes and endpoints in force, swapped whole.
 	table atomic.Pointer[table]
@@ -87,6 +88,7 @@ func New(cfg *config.Config, guard Guard, opts Options) (*Handler, error) {
 		metrics:    opts.Metrics,
 		now:        opts.Now,
 		buffers:    &bufferPool{},
+		ids:        newRequestIDs(),
 		origins:    opts.OriginAllowed,
 		client:     opts.ClientAddr,
 		transports: map[transportKey]*http.Transport{},
@@ -199,7 +201,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
 	t := h.table.Load()
 	ex := &exchange{w: w}
-	ex.id = requestID(r.Header, &ex.idBuf)
+	ex.id = h.ids.requestID(r.Header, &ex.idBuf)
 	ex.ctx.ex = ex
 	label, rm := "none", h.none
 	defer func() {
