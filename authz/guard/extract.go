@@ -177,30 +177,38 @@ const (
 	badToken          // not even a b64token
 )
 
-// asciiClass classifies ASCII for token scanning: '2' base64url, '1' the
-// dot, '3' the other b64token characters (~ + /), '0' anything else. A
-// constant string, so the scan is one indexed load per byte and no table
-// lives in mutable memory. TestASCIIClass checks it against the RFCs.
+// asciiClass classifies bytes for token scanning: '2' base64url, '1' the
+// dot, '3' the other b64token characters (~ + /), '0' anything else
+// (every byte from 0x80 too). A constant string of 256, so the scan is one
+// indexed load per byte without a bounds check, and no table lives in
+// mutable memory. TestASCIIClass checks it against the RFCs.
 const asciiClass = "" +
 	"00000000000000000000000000000000" + // 0x00-0x1f
 	"00000000000302132222222222000000" + // 0x20-0x3f
 	"02222222222222222222222222200002" + // 0x40-0x5f
-	"02222222222222222222222222200030" // 0x60-0x7f
+	"02222222222222222222222222200030" + // 0x60-0x7f
+	"00000000000000000000000000000000" + // 0x80-0x9f
+	"00000000000000000000000000000000" + // 0xa0-0xbf
+	"00000000000000000000000000000000" + // 0xc0-0xdf
+	"00000000000000000000000000000000" //   0xe0-0xff
 
-// classify scans s once and says which shape it has.
+// classify scans s once and says which shape it has. A token is almost
+// all base64url: each run of it is skipped by a loop that only compares.
 func classify(s string) int {
 	shape := compactJWS
 	dots, seg := 0, 0
 	i := 0
 scan:
-	for ; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x80 {
+	for i < len(s) {
+		j := i
+		for j < len(s) && asciiClass[s[j]] == '2' {
+			j++
+		}
+		seg += j - i
+		if i = j; i == len(s) {
 			break
 		}
-		switch asciiClass[c] {
-		case '2':
-			seg++
+		switch asciiClass[s[i]] {
 		case '1':
 			if seg == 0 {
 				shape = b64token
@@ -212,6 +220,7 @@ scan:
 		default:
 			break scan
 		}
+		i++
 	}
 	if i == 0 {
 		return badToken

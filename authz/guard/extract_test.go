@@ -183,7 +183,10 @@ func FuzzExtractBearer(f *testing.F) {
 }
 
 func TestASCIIClass(t *testing.T) {
-	for c := range 0x80 {
+	if len(asciiClass) != 256 {
+		t.Fatalf("%d classes, want one per byte", len(asciiClass))
+	}
+	for c := range 0x100 {
 		var want byte = '0'
 		switch {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
@@ -195,6 +198,57 @@ func TestASCIIClass(t *testing.T) {
 		}
 		if asciiClass[c] != want {
 			t.Errorf("class of %q = %c, want %c", rune(c), asciiClass[c], want)
+		}
+	}
+}
+
+// classifySimple is classify written byte by byte, as the RFCs read.
+func classifySimple(s string) int {
+	isB64url := func(c byte) bool {
+		return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+	}
+	body := strings.TrimRight(s, "=")
+	if body == "" {
+		return badToken
+	}
+	for i := 0; i < len(body); i++ {
+		if c := body[i]; !isB64url(c) && c != '.' && c != '~' && c != '+' && c != '/' {
+			return badToken
+		}
+	}
+	if len(body) != len(s) {
+		return b64token
+	}
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return b64token
+	}
+	for _, p := range parts {
+		if p == "" || strings.ContainsAny(p, "~+/") {
+			return b64token
+		}
+	}
+	return compactJWS
+}
+
+func TestClassifyAgreesWithTheRFCs(t *testing.T) {
+	alphabet := []string{"a", "Z", "0", "-", "_", ".", "~", "+", "/", "=", " ", "\x00", "\x80", "é", "%"}
+	var gen func(prefix string, n int)
+	gen = func(prefix string, n int) {
+		if got, want := classify(prefix), classifySimple(prefix); got != want {
+			t.Errorf("classify(%q) = %d, want %d", prefix, got, want)
+		}
+		if n == 0 {
+			return
+		}
+		for _, a := range alphabet {
+			gen(prefix+a, n-1)
+		}
+	}
+	gen("", 4)
+	for _, s := range []string{"aa.bb.cc", "aa.bb.cc=", "aa..cc", ".bb.cc", "aa.bb.", "aa.bb.cc.dd", "a~.b.c", "ab.c/d.e", "abc=="} {
+		if got, want := classify(s), classifySimple(s); got != want {
+			t.Errorf("classify(%q) = %d, want %d", s, got, want)
 		}
 	}
 }
