@@ -148,6 +148,8 @@ func (fx *fixture) start() {
 		t.Fatal(err)
 	}
 	fx.st = st
+	// Clients read from memory, as a gateway reads them (internal/cli).
+	st.CacheClients(fx.clock.Now, 500*time.Millisecond)
 	logger := slog.New(slog.NewTextHandler(fx.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ko := signing.KeyringOptionsFor(fx.cfg, fx.kek)
 	ko.Now, ko.Logger = fx.clock.Now, logger

@@ -9,6 +9,7 @@ import (
 // nothing.
 type Metrics struct {
 	issuedTotal *prometheus.CounterVec
+	issuedBy    map[string]prometheus.Counter // the counter of each grant, looked up once
 	errorsTotal *prometheus.CounterVec
 	sessions    prometheus.Gauge
 }
@@ -30,8 +31,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Sessions (refresh-token families, a2a and admin tokens) neither revoked nor expired.",
 		}),
 	}
+	m.issuedBy = make(map[string]prometheus.Counter)
 	for _, g := range []string{"client_credentials", "password", "refresh_token", "authorization_code", "a2a", "admin"} {
-		m.issuedTotal.WithLabelValues(g)
+		m.issuedBy[g] = m.issuedTotal.WithLabelValues(g)
 	}
 	for _, e := range []*Error{ErrInvalidRequest, ErrInvalidClient, ErrInvalidGrant, ErrUnauthorizedClient,
 		ErrUnsupportedGrantType, ErrInvalidScope, ErrServerError} {
@@ -41,9 +43,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 func (m *Metrics) issued(grant string) {
-	if m != nil {
-		m.issuedTotal.WithLabelValues(grant).Inc()
+	if m == nil {
+		return
 	}
+	if c, ok := m.issuedBy[grant]; ok {
+		c.Inc()
+		return
+	}
+	m.issuedTotal.WithLabelValues(grant).Inc()
 }
 
 func (m *Metrics) tokenError(code string) {

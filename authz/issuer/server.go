@@ -88,8 +88,12 @@ type Server struct {
 	userAuth Authenticator
 	clientIP func(r *http.Request) netip.Addr
 	grants   map[string]Grant
-	// claimBufs are the buffers mint encodes claims into (*[]byte).
-	claimBufs sync.Pool
+	// bufs are the buffers mint encodes claims into and the token
+	// endpoint its answers (*[]byte).
+	bufs sync.Pool
+	// jsonHeader are the header values of a JSON answer of the token
+	// endpoint, shared by every answer (net/http only reads them).
+	jsonHeader struct{ contentType, noStore, noCache []string }
 }
 
 // New returns a Server issuing tokens for cfg, signed by keys.
@@ -127,6 +131,9 @@ func New(cfg *config.Config, st Store, keys *signing.Keyring, opts Options) (*Se
 		"a2a":                a2aGrant{s},
 		"admin":              adminGrant{s},
 	}
+	s.jsonHeader.contentType = []string{"application/json"}
+	s.jsonHeader.noStore = []string{"no-store"}
+	s.jsonHeader.noCache = []string{"no-cache"}
 	s.config.Store(cfg)
 	return s, nil
 }
@@ -292,17 +299,33 @@ func (s *Server) mint(cfg *config.Config, a *accessToken) (string, error) {
 	if a.jti == "" {
 		a.jti = newID()
 	}
-	buf, _ := s.claimBufs.Get().(*[]byte)
-	if buf == nil {
-		buf = new([]byte)
-	}
+	buf := s.buffer()
 	*buf = appendClaims((*buf)[:0], cfg, a)
 	signed, err := s.keys.SignClaims(*buf)
-	s.claimBufs.Put(buf)
+	s.bufs.Put(buf)
 	if err != nil {
 		return "", err
 	}
 	return string(signed), nil
+}
+
+// buffer returns a buffer of s.bufs; put it back when done.
+func (s *Server) buffer() *[]byte {
+	if buf, _ := s.bufs.Get().(*[]byte); buf != nil {
+		return buf
+	}
+	return new([]byte)
+}
+
+// writeJSONLine is writeJSON for a body that already ends in a newline,
+// with the header values made once.
+func (s *Server) writeJSONLine(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = s.jsonHeader.contentType
+	h["Cache-Control"] = s.jsonHeader.noStore
+	h["Pragma"] = s.jsonHeader.noCache
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 // verifySecret reports whether one of the candidate secrets hashes to hash,

@@ -124,10 +124,11 @@ func allScenarios() []*scenario {
 	issue := func(alg, goal string, verdict func(v verdictInput) (string, bool)) *scenario {
 		return &scenario{name: "issue-" + alg, issue: alg, goal: goal, verdict: verdict,
 			load: func(r *run, t *target, _ int) bench.Load {
-				form := url.Values{"grant_type": {"client_credentials"}, "scope": {"charts"}}
+				body := url.Values{"grant_type": {"client_credentials"}, "scope": {"charts"}}.Encode()
 				return bench.Load{Conns: r.o.conns, Duration: r.o.duration, Expect: http.StatusOK,
 					Worker: func(int) func() *http.Request {
-						return func() *http.Request { return tokenRequest(t.url, clientID, r.secret, form) }
+						post := tokenPoster(t.url, clientID, r.secret)
+						return func() *http.Request { return post(body) }
 					}}
 			}}
 	}
@@ -287,9 +288,11 @@ func allScenarios() []*scenario {
 			},
 			load: func(r *run, t *target, _ int) bench.Load {
 				return bench.Load{Conns: r.o.conns, Duration: r.o.duration, Exchange: func(w int) bench.Exchange {
+					post := tokenPoster(t.url, appID, r.secret)
 					return bench.Exchange{
 						Next: func() *http.Request {
-							return tokenRequest(t.url, appID, r.secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {chains[w]}})
+							// url.Values.Encode's bytes: keys sorted, the value escaped.
+							return post("grant_type=refresh_token&refresh_token=" + url.QueryEscape(chains[w]))
 						},
 						Check: func(res *http.Response, body []byte) bool {
 							var a tokenAnswer

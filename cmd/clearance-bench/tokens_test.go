@@ -1,6 +1,10 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,5 +71,48 @@ func TestFloodTokensOfWorkersAreDistinct(t *testing.T) {
 			}
 			seen[tok] = true
 		}
+	}
+}
+
+// The gateway gets from tokenPoster the bytes tokenRequest sent: the
+// same method, URL, headers and body, and every request its own body.
+func TestTokenPosterSendsWhatTokenRequestSent(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dump, err := httputil.DumpRequest(r, true)
+		if err != nil {
+			t.Error(err)
+		}
+		got = append(got, string(dump))
+	}))
+	defer srv.Close()
+	send := func(req *http.Request) {
+		t.Helper()
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	forms := []url.Values{
+		{"grant_type": {"client_credentials"}, "scope": {"charts"}},
+		{"grant_type": {"refresh_token"}, "refresh_token": {"abc-_DEF0"}},
+	}
+	post := tokenPoster(srv.URL, "bench-client", "s3cret:+/")
+	for _, f := range forms {
+		send(tokenRequest(srv.URL, "bench-client", "s3cret:+/", f))
+		send(post(f.Encode()))
+	}
+	send(post("grant_type=refresh_token&refresh_token=" + url.QueryEscape("abc-_DEF0")))
+	if len(got) != 5 {
+		t.Fatalf("%d requests received", len(got))
+	}
+	for i := 0; i < 4; i += 2 {
+		if got[i] != got[i+1] {
+			t.Errorf("tokenRequest sent\n%s\ntokenPoster sent\n%s", got[i], got[i+1])
+		}
+	}
+	if got[4] != got[2] {
+		t.Errorf("refresh-rotation's body\n%s\nwant\n%s", got[4], got[2])
 	}
 }

@@ -192,6 +192,11 @@ func newGateway(ctx context.Context, cfg *config.Config, env Env, logger *slog.L
 	}
 	g.st = st
 	g.closers = append(g.closers, func() { st.Close() })
+	if c, ok := st.(clientCacher); ok {
+		// The client of a token request from memory, read again after
+		// any commit to the store, the command line's included.
+		c.CacheClients(env.Now, feedInterval)
+	}
 	if err := issuer.UpsertClients(ctx, st, cfg); err != nil {
 		return nil, fmt.Errorf("register the clients of the config: %w", err)
 	}

@@ -56,7 +56,15 @@ type clusterLocker interface {
 	WithLock(ctx context.Context, name string, fn func(context.Context) error) error
 }
 
+// clientCacher is a store that can answer GetClient from memory
+// (sqlite.Store.CacheClients), reading a client again after any commit,
+// by this process or another; an entry lives ttl at most.
+type clientCacher interface {
+	CacheClients(now func() time.Time, ttl time.Duration)
+}
+
 var (
 	_ changeWatcher = (*postgres.Store)(nil)
 	_ clusterLocker = (*postgres.Store)(nil)
+	_ clientCacher  = (*sqlite.Store)(nil)
 )

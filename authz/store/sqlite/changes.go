@@ -24,6 +24,7 @@ func (s *Store) ChangesSince(ctx context.Context, seq int64) ([]store.Change, er
 	// Seq values count up from 1 without gaps (one writer, AUTOINCREMENT):
 	// a first row kept past seq+1 means the ones between were pruned.
 	if oldest.Valid && oldest.Int64 > seq+1 {
+		s.forgetClients()
 		return nil, fmt.Errorf("list changes since %d: %w", seq, store.ErrChangesPruned)
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT seq, kind, key FROM changes WHERE seq > ? ORDER BY seq`, seq)
@@ -41,6 +42,10 @@ func (s *Store) ChangesSince(ctx context.Context, seq int64) ([]store.Change, er
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list changes: %w", err)
+	}
+	if len(out) > 0 {
+		// The follower reads the changed clients next: from the database.
+		s.forgetClients()
 	}
 	return out, nil
 }

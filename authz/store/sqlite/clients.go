@@ -111,12 +111,23 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 
 // GetClient implements store.Clients.
 func (s *Store) GetClient(ctx context.Context, id string) (store.Client, error) {
+	var gen uint64
+	if s.clients != nil {
+		c, ok, g := s.clients.get(id)
+		if ok {
+			return c, nil
+		}
+		gen = g // taken before the read: a forget during it discards the result
+	}
 	c, err := scanClient(s.queryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
 	if err != nil {
 		return store.Client{}, fmt.Errorf("get client %q: %w", id, err)
+	}
+	if s.clients != nil {
+		s.clients.put(c, gen)
 	}
 	return c, nil
 }

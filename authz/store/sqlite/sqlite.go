@@ -38,6 +38,10 @@ type Store struct {
 	stmtMu sync.Mutex
 	stmts  map[stmtKey]*sql.Stmt
 	wanted map[string]bool // writer statements to prepare (txStmt)
+
+	// clients is the view GetClient answers from; nil (the default)
+	// reads every client from the database (see CacheClients).
+	clients *clientCache
 }
 
 type stmtKey struct {
@@ -264,6 +268,9 @@ func (s *Store) Close() error {
 	}
 	s.stmts = nil
 	s.stmtMu.Unlock()
+	if s.clients != nil {
+		errs = append(errs, s.clients.close())
+	}
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
@@ -277,6 +284,9 @@ func (s *Store) Close() error {
 // write runs fn in one immediate transaction on the writer and commits it
 // when fn returns nil. Errors are wrapped with the action.
 func (s *Store) write(ctx context.Context, action string, fn func(tx *sql.Tx) error) error {
+	// Whatever fn wrote, and whether or not it committed, no client read
+	// before is answered from memory after this returns.
+	defer s.forgetClients()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w", action, err)
