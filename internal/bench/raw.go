@@ -268,7 +268,8 @@ func (c *rawConn) readHead(full bool) (status int, length int64, chunked, keep b
 		}
 		status = status*10 + int(d-'0')
 	}
-	keep = line[7] != '0' // HTTP/1.0 closes unless it says keep-alive
+	http10 := line[7] == '0'
+	keep = !http10 // HTTP/1.0 closes unless it says keep-alive
 	length = -1
 	var h http.Header
 	if full {
@@ -310,7 +311,7 @@ func (c *rawConn) readHead(full bool) (status int, length int64, chunked, keep b
 				switch {
 				case asciiEqualFold(opt, "close"):
 					keep = false
-				case asciiEqualFold(opt, "keep-alive") && line[7] == '0':
+				case asciiEqualFold(opt, "keep-alive") && http10:
 					keep = true
 				}
 			}

@@ -434,3 +434,34 @@ func TestRawClientRedialsAndWritesRequests(t *testing.T) {
 		t.Fatalf("%d requests sent again", len(reqs))
 	}
 }
+
+// An answer that says the connection closes is the last on it even when
+// the server leaves it open; an HTTP/1.0 answer keeps it only when it
+// says keep-alive.
+func TestRawClientHonoursConnectionClose(t *testing.T) {
+	cases := []struct {
+		answer string
+		conns  int64 // for 3 requests
+	}{
+		{"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", 3},
+		{"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, CLOSE\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", 3},
+		{"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 3},
+		{"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", 1},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 1},
+	}
+	for _, tc := range cases {
+		url, _, accepted := scriptedServer(t, tc.answer)
+		c := newRawConn()
+		for range 3 {
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			var body bytes.Buffer
+			if status, _, err := c.send(req, true, &body); err != nil || status != 200 || body.String() != "ok" {
+				t.Fatalf("%q: status %d, body %q, %v", tc.answer, status, body.String(), err)
+			}
+		}
+		c.close()
+		if accepted.Load() != tc.conns {
+			t.Errorf("%q: %d connections for 3 requests, want %d", tc.answer, accepted.Load(), tc.conns)
+		}
+	}
+}
