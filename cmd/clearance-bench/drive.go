@@ -37,6 +37,7 @@ type measurement struct {
 	rssReady int64         // its RSS when it was ready, before any load
 	rssWarm  int64         // its RSS after the warm-up, as the measured run began
 	fetches  int64         // JWKS documents the bench's remote issuer served during the measured run
+	genCPU   time.Duration // of the bench itself (the load generator), during the measured run
 	notes    notes         // what the scenario itself observed
 }
 
@@ -128,8 +129,8 @@ func drive(ctx context.Context, o *options) error {
 					results[s.name] = map[string][]measurement{}
 				}
 				results[s.name][t.name] = append(results[s.name][t.name], m)
-				fmt.Fprintf(os.Stderr, "round %d %-22s %-16s %9.0f req/s  unexpected %d errors %d\n",
-					round+1, s.name, t.name, m.res.Rate(), m.res.Unexpected, m.res.Errors)
+				fmt.Fprintf(os.Stderr, "round %d %-22s %-16s %9.0f req/s  unexpected %d errors %d  generator %.0f CPU µs/req\n",
+					round+1, s.name, t.name, m.res.Rate(), m.res.Unexpected, m.res.Errors, perRequest(m.genCPU, m.res))
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
@@ -232,7 +233,7 @@ func (r *run) measure(ctx context.Context, s *scenario, t *target, round int) (m
 	if r.o.warmup > 0 {
 		warm := load
 		warm.Duration = r.o.warmup
-		bench.Run(ctx, r.client, warm)
+		r.load(ctx, warm)
 	}
 	var cpu0 time.Duration
 	if p != nil {
@@ -249,7 +250,16 @@ func (r *run) measure(ctx context.Context, s *scenario, t *target, round int) (m
 	if s.during != nil && p != nil && !t.bare {
 		side.Go(func() { sideErr = s.during(ctx, r, p, round, &m.notes) })
 	}
-	m.res = bench.Run(ctx, r.client, load)
+	gen0, err := bench.ProcCPU(os.Getpid())
+	if err != nil {
+		return m, err
+	}
+	m.res = r.load(ctx, load)
+	gen1, err := bench.ProcCPU(os.Getpid())
+	if err != nil {
+		return m, err
+	}
+	m.genCPU = gen1 - gen0
 	side.Wait()
 	if sideErr != nil {
 		return m, sideErr
@@ -269,6 +279,22 @@ func (r *run) measure(ctx context.Context, s *scenario, t *target, round int) (m
 		}
 	}
 	return m, nil
+}
+
+// load runs l with the load generator's client (-client).
+func (r *run) load(ctx context.Context, l bench.Load) *bench.Result {
+	if r.o.client == "net/http" {
+		return bench.Run(ctx, r.client, l)
+	}
+	return bench.RunRaw(ctx, l)
+}
+
+// perRequest is cpu in µs per answer of res.
+func perRequest(cpu time.Duration, res *bench.Result) float64 {
+	if res.Requests == 0 {
+		return 0
+	}
+	return float64(cpu.Microseconds()) / float64(res.Requests)
 }
 
 // rsaRate is what crypto/rsa alone does on this machine.

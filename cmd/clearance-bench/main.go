@@ -11,6 +11,11 @@
 //	go run ./cmd/clearance-bench                  # every scenario, 3 rounds of 5 s
 //	go run ./cmd/clearance-bench -duration 2s -rounds 1 -scenarios valid,invalid-signature
 //	go run ./cmd/clearance-bench -target krakend=http://127.0.0.1:8081
+//	go run ./cmd/clearance-bench -client net/http  # load through net/http's client
+//
+// The load generator writes and parses HTTP/1.1 itself (bench.RunRaw), a
+// few CPU µs per request on cores it shares with what it measures;
+// -client net/http sends through net/http's client instead.
 //
 // The gateway binary is built from this module unless -gateway names one.
 package main
@@ -61,6 +66,7 @@ func main() {
 	flag.StringVar(&o.gateway, "gateway", "", "a clearance binary to run (default: built from this module)")
 	flag.StringVar(&o.scenarios, "scenarios", "", "comma-separated scenarios to run (default: all; -list shows them)")
 	flag.BoolVar(&o.list, "list", false, "list the scenarios and exit")
+	flag.StringVar(&o.client, "client", "raw", "the load generator's HTTP client: `raw` (HTTP/1.1 written and parsed by the bench, a few CPU µs per request) or net/http")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench itself (the load generator) to `FILE`")
 	flag.Var(&o.targets, "target", "another proxy to measure, as `NAME=URL` (its route must forward /v1/charts/ to the upstream printed at start; repeatable)")
 	flag.Parse()
@@ -68,6 +74,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	var err error
+	if o.client != "raw" && o.client != "net/http" {
+		fmt.Fprintf(os.Stderr, "clearance-bench: -client %q: want raw or net/http\n", o.client)
+		os.Exit(2)
+	}
 	switch o.role {
 	case "":
 		err = withCPUProfile(o.cpuProfile, func() error { return drive(ctx, &o) })
@@ -88,6 +98,7 @@ type options struct {
 	rounds, conns          int
 	gateway, scenarios     string
 	cpuProfile             string
+	client                 string // the load generator's: "raw" or "net/http"
 	list                   bool
 	targets                targetFlag
 }

@@ -70,6 +70,14 @@ func median(v []float64) float64 {
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
+// clientName names the load generator's client as the report says it.
+func clientName(c string) string {
+	if c == "net/http" {
+		return "net/http"
+	}
+	return "raw HTTP/1.1"
+}
+
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
 
 // verdictInput is what a scenario's verdict is judged on.
@@ -95,8 +103,8 @@ func (v verdictInput) ratio() float64 {
 // scenario's target and whether this run met it.
 func report(w io.Writer, o *options, scenarios []*scenario, proxies []*target,
 	results map[string]map[string][]measurement, rsaSigns rsaRate) {
-	fmt.Fprintf(w, "%d rounds of %s per target and scenario, %d connections, GOMAXPROCS %d, %s/%s; a fresh process per target, scenario and round; medians of the rounds, latency over all rounds.\n\n",
-		o.rounds, o.duration, o.conns, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "%d rounds of %s per target and scenario, %d connections, %s client, GOMAXPROCS %d, %s/%s; a fresh process per target, scenario and round; medians of the rounds, latency over all rounds.\n\n",
+		o.rounds, o.duration, o.conns, clientName(o.client), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 	all := map[string]map[string]summary{}
 	names := map[string][]string{}
 	for _, sc := range scenarios {
@@ -131,6 +139,20 @@ func report(w io.Writer, o *options, scenarios []*scenario, proxies []*target,
 		}
 	}
 	fmt.Fprintln(w)
+	var gen []float64
+	for _, byTarget := range results {
+		for _, ms := range byTarget {
+			for _, m := range ms {
+				if m.res.Requests > 0 {
+					gen = append(gen, perRequest(m.genCPU, m.res))
+				}
+			}
+		}
+	}
+	if len(gen) > 0 {
+		fmt.Fprintf(w, "load generator (this process, %s client): %.1f CPU µs per request, median of %d measurements (%.1f to %.1f)\n\n",
+			clientName(o.client), median(gen), len(gen), slices.Min(gen), slices.Max(gen))
+	}
 	if rsaSigns.perSec > 0 {
 		fmt.Fprintf(w, "crypto/rsa alone, RSA-2048 PKCS #1 v1.5 signatures on %d cores: %.0f/s, %.0f CPU µs each\n\n",
 			runtime.GOMAXPROCS(0), rsaSigns.perSec, rsaSigns.cpu)

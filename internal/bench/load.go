@@ -74,6 +74,42 @@ func NewClient(conns int) *http.Client {
 
 // Run runs l with client and returns the merged result. ctx ends it early.
 func Run(ctx context.Context, client *http.Client, l Load) *Result {
+	return run(ctx, l, func() sender { return netHTTP{client} })
+}
+
+// sender is one worker's way of sending a request and reading its whole
+// answer: when full, its headers (in the returned response) and its body
+// (into body) are kept for Exchange.Check; otherwise only the status
+// counts.
+type sender interface {
+	send(req *http.Request, full bool, body *bytes.Buffer) (status int, res *http.Response, err error)
+	close()
+}
+
+// netHTTP sends through a net/http client.
+type netHTTP struct{ client *http.Client }
+
+func (s netHTTP) send(req *http.Request, full bool, body *bytes.Buffer) (int, *http.Response, error) {
+	ans, err := s.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	if full {
+		_, err = body.ReadFrom(ans.Body)
+	} else {
+		_, err = io.Copy(io.Discard, ans.Body)
+	}
+	ans.Body.Close()
+	if err != nil {
+		return 0, nil, err
+	}
+	return ans.StatusCode, ans, nil
+}
+
+func (netHTTP) close() {}
+
+// run runs l with a sender per worker from newSender.
+func run(ctx context.Context, l Load, newSender func() sender) *Result {
 	ctx, cancel := context.WithTimeout(ctx, l.Duration)
 	defer cancel()
 	results := make([]Result, l.Conns)
@@ -87,38 +123,31 @@ func Run(ctx context.Context, client *http.Client, l Load) *Result {
 			x.Next = l.Worker(w)
 		}
 		res := &results[w]
+		s := newSender()
 		wg.Go(func() {
+			defer s.close()
+			full := x.Check != nil
 			var body bytes.Buffer
 			for ctx.Err() == nil {
 				req := x.Next()
 				t0 := time.Now()
-				ans, err := client.Do(req)
+				body.Reset()
+				status, ans, err := s.send(req, full, &body)
 				if err != nil {
 					if ctx.Err() == nil {
 						res.Errors++
 					}
 					continue
 				}
-				if x.Check != nil {
-					body.Reset()
-					_, err = body.ReadFrom(ans.Body)
-				} else {
-					_, err = io.Copy(io.Discard, ans.Body)
-				}
-				ans.Body.Close()
-				if err != nil {
-					res.Errors++
-					continue
-				}
 				res.Latency.Record(time.Since(t0))
 				res.Requests++
-				ok := ans.StatusCode == l.Expect
-				if x.Check != nil {
+				ok := status == l.Expect
+				if full {
 					ok = x.Check(ans, body.Bytes())
 				}
 				if !ok {
 					res.Unexpected++
-					res.LastStatus = ans.StatusCode
+					res.LastStatus = status
 				}
 			}
 		})
