@@ -5,6 +5,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/clearance-gw/clearance/internal/periodic"
 )
 
 // The process's log is buffered up to logBufferSize and written at least
@@ -67,16 +69,8 @@ func (l *lineWriter) flushLocked() error {
 	return err
 }
 
-// flushEvery flushes every interval until ctx is done.
+// flushEvery flushes every interval until ctx is done. A write that fails
+// has nowhere to be reported: the log is what failed.
 func (l *lineWriter) flushEvery(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			l.Flush()
-		}
-	}
+	periodic.Every(ctx, interval, func(context.Context) error { return l.Flush() }, func(error) {})
 }

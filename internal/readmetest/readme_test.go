@@ -4,7 +4,6 @@ package readmetest
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -15,10 +14,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/clearance-gw/clearance/internal/testlog"
 )
 
 // How long one step may take before the test gives up on it. They are
@@ -124,8 +124,8 @@ type runner struct {
 	env     []string
 	shell   *exec.Cmd
 	stdin   io.WriteCloser
-	status  chan string // one line per finished step, closed when the shell exits
-	shOut   syncBuffer  // the shell's own output, outside any step
+	status  chan string    // one line per finished step, closed when the shell exits
+	shOut   testlog.Buffer // the shell's own output, outside any step
 	step    int
 	servers map[int]*server // by terminal
 }
@@ -357,7 +357,7 @@ func execLine(cmdLine string) string {
 type server struct {
 	line string
 	cmd  *exec.Cmd
-	out  syncBuffer
+	out  testlog.Buffer
 	done chan struct{}
 }
 
@@ -468,24 +468,6 @@ func (r *runner) stopAll() {
 		for range r.status {
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer that a process and the test may use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestExecLine(t *testing.T) {
