@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/clearance-gw/clearance/internal/gcfloor"
 )
 
 // Env is everything Run takes from the process, so tests and the quickstart
@@ -28,6 +30,11 @@ type Env struct {
 	// Started, if set, is called by serve once both listeners accept
 	// connections, with their addresses.
 	Started func(Addrs)
+	// GCFloor, when above zero, is the memory serve lets the heap use
+	// before the garbage collector runs (package gcfloor), unless the
+	// environment sets GOGC or GOMEMLIMIT. It sets process-wide state:
+	// only a process's own Env sets it.
+	GCFloor int64
 }
 
 // Addrs are the bound listener addresses of a running gateway.
@@ -38,7 +45,8 @@ type Addrs struct {
 
 // OSEnv returns the Env of a real process (Reload is wired by the caller).
 func OSEnv() Env {
-	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, LookupEnv: os.LookupEnv, Now: time.Now}
+	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, LookupEnv: os.LookupEnv, Now: time.Now,
+		GCFloor: gcfloor.DefaultFloor}
 }
 
 // errUsage marks an error that --help or a bad flag already explained.

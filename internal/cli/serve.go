@@ -29,6 +29,7 @@ import (
 	"github.com/clearance-gw/clearance/authz/store"
 	"github.com/clearance-gw/clearance/config"
 	"github.com/clearance-gw/clearance/internal/clientip"
+	"github.com/clearance-gw/clearance/internal/gcfloor"
 	"github.com/clearance-gw/clearance/internal/periodic"
 	"github.com/clearance-gw/clearance/proxy"
 )
@@ -69,6 +70,11 @@ server.shutdown_grace).`)
 	}
 	env.Stderr = lw
 	logger, level := newLeveledLogger(env.Stderr, cfg.Log)
+	if floor := gcFloor(env); floor > 0 {
+		f := gcfloor.Start(floor)
+		defer f.Stop()
+		logger.Debug("garbage collector floor", "bytes", floor)
+	}
 	g, err := newGateway(ctx, cfg, env, logger)
 	if err != nil {
 		return err
@@ -137,6 +143,17 @@ server.shutdown_grace).`)
 			return nil
 		}
 	}
+}
+
+// gcFloor is the floor serve sets under the garbage collector: env's,
+// unless GOGC or GOMEMLIMIT is set (then the operator's settings rule).
+func gcFloor(env Env) int64 {
+	for _, k := range []string{"GOGC", "GOMEMLIMIT"} {
+		if _, set := env.LookupEnv(k); set {
+			return 0
+		}
+	}
+	return env.GCFloor
 }
 
 // gateway is the running set of components, with the config in force.
