@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/clearance-gw/clearance/authz/service"
+	"github.com/clearance-gw/clearance/authz/subscription"
 	"github.com/clearance-gw/clearance/authz/websession"
 	"github.com/clearance-gw/clearance/internal/clientip"
 )
@@ -274,9 +275,9 @@ func (a *API) listSubscriptions(w http.ResponseWriter, r *http.Request) (int, er
 		return 0, err
 	}
 	now := a.now()
-	out := make([]subscriptionJSON, 0, len(subs))
+	out := make([]subscription.View, 0, len(subs))
 	for _, s := range subs {
-		out = append(out, toSubscription(s, now))
+		out = append(out, subscription.ViewOf(s, now))
 	}
 	return ok(w, http.StatusOK, out)
 }
@@ -291,7 +292,7 @@ func (a *API) addSubscription(w http.ResponseWriter, r *http.Request) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	return ok(w, http.StatusCreated, toSubscription(s, a.now()))
+	return ok(w, http.StatusCreated, subscription.ViewOf(s, a.now()))
 }
 
 func (a *API) removeSubscription(w http.ResponseWriter, r *http.Request) (int, error) {

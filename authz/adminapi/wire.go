@@ -80,16 +80,6 @@ type sessionJSON struct {
 	ExpiresAt string `json:"expires_at"`
 }
 
-type subscriptionJSON struct {
-	ID         int64  `json:"id"`
-	User       string `json:"user"`
-	Type       string `json:"type"`
-	Name       string `json:"name"`
-	DateActive string `json:"date_active"`
-	DateExpiry string `json:"date_expiry"`
-	Active     bool   `json:"active"`
-}
-
 type subscriptionCreate struct {
 	Type       string `json:"type"`
 	Name       string `json:"name"`
@@ -149,11 +139,6 @@ func toClient(c store.Client) clientJSON {
 func toSession(s store.Session) sessionJSON {
 	return sessionJSON{ID: s.ID, ClientID: s.ClientID, Subject: s.Subject, Kind: s.Kind, Scope: s.Scope,
 		CreatedAt: ts(s.CreatedAt), ExpiresAt: ts(s.ExpiresAt)}
-}
-
-func toSubscription(s store.Subscription, now time.Time) subscriptionJSON {
-	return subscriptionJSON{ID: s.ID, User: s.User, Type: s.Type, Name: s.Name,
-		DateActive: ts(s.DateActive), DateExpiry: ts(s.DateExpiry), Active: s.Active(now)}
 }
 
 func toUsage(clientID string, r metering.Report) usageJSON {

@@ -15,22 +15,6 @@ import (
 	"github.com/clearance-gw/clearance/config"
 )
 
-type subscriptionJSON struct {
-	ID         int64  `json:"id"`
-	User       string `json:"user"`
-	Type       string `json:"type"`
-	Name       string `json:"name"`
-	DateActive string `json:"date_active"`
-	DateExpiry string `json:"date_expiry"`
-	Active     bool   `json:"active"`
-}
-
-func toSubscriptionJSON(s store.Subscription, now time.Time) subscriptionJSON {
-	return subscriptionJSON{ID: s.ID, User: s.User, Type: s.Type, Name: s.Name,
-		DateActive: s.DateActive.UTC().Format(time.RFC3339), DateExpiry: s.DateExpiry.UTC().Format(time.RFC3339),
-		Active: s.Active(now)}
-}
-
 func runSubscriptionAdd(ctx context.Context, c *cmdContext) error {
 	fs := c.flags("--user NAME --type TYPE --name NAME --from DATE --until DATE [--json]", `
 Gives a user a subscription. A route with "subscription: TYPE" admits the
@@ -94,7 +78,7 @@ Example:
 			fmt.Fprintf(c.env.Stderr, "warning: no route requires subscription type %q; %s (a typo? the subscription was added all the same)\n", *kind, routes)
 		}
 		if *asJSON {
-			return c.printJSON(toSubscriptionJSON(s, c.env.Now()))
+			return c.printJSON(subscription.ViewOf(s, c.env.Now()))
 		}
 		fmt.Fprintf(c.env.Stdout, "Subscription %d added: %s has %s (%q) from %s until %s.\n", s.ID, s.User, s.Type, s.Name,
 			s.DateActive.Format(time.RFC3339), s.DateExpiry.Format(time.RFC3339))
@@ -118,9 +102,9 @@ func runSubscriptionList(ctx context.Context, c *cmdContext) error {
 			return err
 		}
 		now := c.env.Now()
-		out := make([]subscriptionJSON, 0, len(subs))
+		out := make([]subscription.View, 0, len(subs))
 		for _, s := range subs {
-			out = append(out, toSubscriptionJSON(s, now))
+			out = append(out, subscription.ViewOf(s, now))
 		}
 		if *asJSON {
 			return c.printJSON(out)

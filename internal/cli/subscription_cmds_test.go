@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clearance-gw/clearance/authz/subscription"
 )
 
 // runAt runs one command with the clock at now and returns exit code,
@@ -43,11 +45,11 @@ func TestSubscriptionCommands(t *testing.T) {
 	if code != 0 || errs != "" {
 		t.Fatalf("add: exit %d: %s", code, errs)
 	}
-	var added subscriptionJSON
+	var added subscription.View
 	if err := json.Unmarshal([]byte(out), &added); err != nil {
 		t.Fatalf("add --json: %v\n%s", err, out)
 	}
-	want := subscriptionJSON{ID: added.ID, User: "alice", Type: "fmsdata", Name: "Navigation Data",
+	want := subscription.View{ID: added.ID, User: "alice", Type: "fmsdata", Name: "Navigation Data",
 		DateActive: "2030-01-01T00:00:00Z", DateExpiry: "2030-12-31T23:59:59Z", Active: true}
 	if added != want || added.ID <= 0 {
 		t.Fatalf("added %+v, want %+v", added, want)
@@ -64,12 +66,12 @@ func TestSubscriptionCommands(t *testing.T) {
 	}
 
 	code, out, _ = run("subscription", "list", "--user", "alice", "--json")
-	var list []subscriptionJSON
+	var list []subscription.View
 	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil {
 		t.Fatalf("list: exit %d, %v\n%s", code, err, out)
 	}
 	if len(list) != 2 || list[0] != added ||
-		list[1] != (subscriptionJSON{ID: list[1].ID, User: "alice", Type: "charts", Name: "charts",
+		list[1] != (subscription.View{ID: list[1].ID, User: "alice", Type: "charts", Name: "charts",
 			DateActive: "2029-01-01T00:00:00Z", DateExpiry: "2029-06-30T10:00:00Z", Active: false}) {
 		t.Fatalf("list = %+v", list)
 	}
