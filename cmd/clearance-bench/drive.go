@@ -34,6 +34,7 @@ type measurement struct {
 	res      *bench.Result
 	cpu      time.Duration // of the target's process, during the measured run
 	peakRSS  int64         // of the target's process, bytes, from its readiness on
+	peakAnon int64         // the highest of its own memory (RssAnon) seen during the measured run
 	rssReady int64         // its RSS when it was ready, before any load
 	rssWarm  int64         // its RSS after the warm-up, as the measured run began
 	fetches  int64         // JWKS documents the bench's remote issuer served during the measured run
@@ -254,7 +255,12 @@ func (r *run) measure(ctx context.Context, s *scenario, t *target, round int) (m
 	if err != nil {
 		return m, err
 	}
+	stopSampling := func() {}
+	if p != nil {
+		stopSampling = sampleAnon(p.pid(), &m.peakAnon)
+	}
 	m.res = r.load(ctx, load)
+	stopSampling()
 	gen1, err := bench.ProcCPU(os.Getpid())
 	if err != nil {
 		return m, err
@@ -279,6 +285,36 @@ func (r *run) measure(ctx context.Context, s *scenario, t *target, round int) (m
 		}
 	}
 	return m, nil
+}
+
+// anonSampleInterval is how often the process's own memory is read
+// during a measured run (the kernel keeps no peak of it).
+const anonSampleInterval = 50 * time.Millisecond
+
+// sampleAnon reads the RssAnon of pid every anonSampleInterval and keeps
+// the highest in *peak, until the returned function is called.
+func sampleAnon(pid int, peak *int64) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	read := func() {
+		if n, err := bench.ProcRSSAnon(pid); err == nil {
+			*peak = max(*peak, n)
+		}
+	}
+	wg.Go(func() {
+		t := time.NewTicker(anonSampleInterval)
+		defer t.Stop()
+		for {
+			read()
+			select {
+			case <-done:
+				read()
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 // load runs l with the load generator's client (-client).

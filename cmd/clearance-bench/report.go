@@ -17,6 +17,7 @@ type summary struct {
 	rate      float64 // median req/s
 	cpuPerReq float64 // median µs
 	peakRSS   int64   // highest of the rounds
+	peakAnon  int64   // highest own memory (RssAnon) seen in the rounds
 	growth    int64   // highest peak minus the RSS after the warm-up
 	fromReady int64   // highest peak minus the RSS of the process when ready
 	latency   bench.Histogram
@@ -40,6 +41,7 @@ func summarize(ms []measurement, ours bool) summary {
 			cpus = append(cpus, float64(m.cpu.Microseconds())/float64(m.res.Requests))
 		}
 		s.peakRSS = max(s.peakRSS, m.peakRSS)
+		s.peakAnon = max(s.peakAnon, m.peakAnon)
 		s.growth = max(s.growth, m.peakRSS-m.rssWarm)
 		s.fromReady = max(s.fromReady, m.peakRSS-m.rssReady)
 		s.latency.Merge(&m.res.Latency)
@@ -114,8 +116,8 @@ func report(w io.Writer, o *options, scenarios []*scenario, proxies []*target,
 			all[sc.name][t.name] = summarize(results[sc.name][t.name], !t.external)
 		}
 	}
-	fmt.Fprintln(w, "| scenario | target | req/s | × bare | p50 | p99 | p99.9 | CPU µs/req | peak RSS | bad answers |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| scenario | target | req/s | × bare | p50 | p99 | p99.9 | CPU µs/req | peak RSS | of it own | bad answers |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, sc := range scenarios {
 		sums := all[sc.name]
 		bare, hasBare := sums["bare"]
@@ -125,17 +127,18 @@ func report(w io.Writer, o *options, scenarios []*scenario, proxies []*target,
 			if hasBare && bare.rate > 0 {
 				ratio = fmt.Sprintf("%.2f", s.rate/bare.rate)
 			}
-			cpu, rss := "—", "—"
+			cpu, rss, own := "—", "—", "—"
 			if s.ours {
 				cpu = fmt.Sprintf("%.0f", s.cpuPerReq)
 				rss = fmt.Sprintf("%.1f MiB", float64(s.peakRSS)/mib)
+				own = fmt.Sprintf("%.1f MiB", float64(s.peakAnon)/mib)
 			}
 			bad := fmt.Sprint(s.bad)
 			if s.bad > 0 {
 				bad += fmt.Sprintf(" (e.g. %d)", s.lastBad)
 			}
-			fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s |\n", sc.name, n, s.rate, ratio,
-				ms(s.latency.Quantile(0.5)), ms(s.latency.Quantile(0.99)), ms(s.latency.Quantile(0.999)), cpu, rss, bad)
+			fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |\n", sc.name, n, s.rate, ratio,
+				ms(s.latency.Quantile(0.5)), ms(s.latency.Quantile(0.99)), ms(s.latency.Quantile(0.999)), cpu, rss, own, bad)
 		}
 	}
 	fmt.Fprintln(w)

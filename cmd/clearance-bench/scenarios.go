@@ -143,7 +143,8 @@ func allScenarios() []*scenario {
 			verdict: func(v verdictInput) (string, bool) {
 				g, b := v.gw(), v.bare()
 				dp99 := g.latency.Quantile(0.99) - b.latency.Quantile(0.99)
-				return fmt.Sprintf("%.2f× bare, p99 %+.2f ms, peak RSS %.1f MiB", v.ratio(), float64(dp99)/float64(time.Millisecond), float64(g.peakRSS)/mib),
+				return fmt.Sprintf("%.2f× bare, p99 %+.2f ms, peak RSS %.1f MiB (%.1f MiB of it the process's own; the bare proxy's %.1f)",
+						v.ratio(), float64(dp99)/float64(time.Millisecond), float64(g.peakRSS)/mib, float64(g.peakAnon)/mib, float64(b.peakAnon)/mib),
 					v.ratio() >= 1.0 && dp99 <= 200*time.Microsecond && g.peakRSS <= 20*mib && g.bad == 0
 			}},
 		{name: "distinct-10k", goal: "≥ 0.8× bare",

@@ -87,6 +87,17 @@ func ProcRSS(pid int) (int64, error) {
 	return parseStatus(b, "VmRSS:")
 }
 
+// ProcRSSAnon is the part of process pid's RSS that is its own memory
+// now (RssAnon in /proc/PID/status: heap, stacks; not the pages of its
+// binary and libraries, which it shares with the page cache).
+func ProcRSSAnon(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatus(b, "RssAnon:")
+}
+
 // ResetPeakRSS sets the peak RSS of process pid back to its current RSS
 // (Linux clear_refs), so that the next ProcPeakRSS is the peak of what
 // follows. The process must be the caller's own.

@@ -38,7 +38,11 @@ func TestOwnProcess(t *testing.T) {
 	if err != nil || peak <= 0 {
 		t.Fatalf("peak rss %d, %v", peak, err)
 	}
-	if n, err := ProcRSS(os.Getpid()); err != nil || n <= 0 || n > peak+1<<20 {
+	n, err := ProcRSS(os.Getpid())
+	if err != nil || n <= 0 || n > peak+1<<20 {
 		t.Fatalf("rss %d (peak %d), %v", n, peak, err)
+	}
+	if a, err := ProcRSSAnon(os.Getpid()); err != nil || a <= 0 || a > n+1<<20 {
+		t.Fatalf("anonymous rss %d (rss %d), %v", a, n, err)
 	}
 }
