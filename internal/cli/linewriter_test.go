@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,14 +98,10 @@ func TestLineWriterBuffersWholeLines(t *testing.T) {
 // The log of a real process goes to a file descriptor and is buffered;
 // stopping the gateway writes every line of the requests it served.
 func TestServeWritesBufferedLogAtShutdown(t *testing.T) {
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, ti, path := configFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"ok":true}`)
 	}))
-	defer up.Close()
-	ti := newTestIssuer(t)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeConfig(t, path, up.URL, ti, "")
+	dir := filepath.Dir(path)
 	f, err := os.Create(filepath.Join(dir, "stderr.log"))
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -94,14 +93,9 @@ func TestDuplicateKeyScanner(t *testing.T) {
 // twice (the component attribute was, by the wiring and by the
 // constructors).
 func TestLogLinesHaveNoDuplicateKeys(t *testing.T) {
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "{}") }))
-	defer up.Close()
+	_, ti, path := configFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "{}") }))
 	gone := httptest.NewServer(http.NotFoundHandler())
 	gone.Close() // a trusted issuer whose keys cannot be fetched: the guard logs it
-	ti := newTestIssuer(t)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeConfig(t, path, up.URL, ti, "")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

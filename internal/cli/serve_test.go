@@ -38,6 +38,20 @@ func (ti *testIssuer) token(t testing.TB, scope string) string {
 	})
 }
 
+// configFixture is what most serve tests start from: an upstream serving
+// h, a trusted test issuer, and a gateway.yaml in a temp dir routing to
+// both (writeConfig with no extra route). The upstream closes when the
+// test ends, after any gateway the test starts.
+func configFixture(t testing.TB, h http.Handler) (up *httptest.Server, ti *testIssuer, path string) {
+	t.Helper()
+	up = httptest.NewServer(h)
+	t.Cleanup(up.Close)
+	ti = newTestIssuer(t)
+	path = filepath.Join(t.TempDir(), "gateway.yaml")
+	writeConfig(t, path, up.URL, ti, "")
+	return up, ti, path
+}
+
 // writeConfig writes a gateway.yaml for the test gateway: a charts route
 // to upstream, extraRoute appended, and ti as a trusted issuer unless nil.
 func writeConfig(t testing.TB, path, upstream string, ti *testIssuer, extraRoute string) {
@@ -128,14 +142,9 @@ func get(url, token string) (*http.Response, error) {
 // TestServeReloadWithoutFailures runs requests continuously while the config
 // is reloaded many times (good files and a bad one), and counts failures.
 func TestServeReloadWithoutFailures(t *testing.T) {
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up, ti, path := configFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"ok":true}`)
 	}))
-	defer up.Close()
-	ti := newTestIssuer(t)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeConfig(t, path, up.URL, ti, "")
 	g := startGateway(t, path)
 	tok := ti.token(t, "charts airports")
 	base := "http://" + g.addrs.Public
@@ -209,16 +218,11 @@ func TestServeReloadWithoutFailures(t *testing.T) {
 func TestServeShutdownDrains(t *testing.T) {
 	release := make(chan struct{})
 	var arrived atomic.Int64
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, ti, path := configFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		arrived.Add(1)
 		<-release
 		io.WriteString(w, `{"ok":true}`)
 	}))
-	defer up.Close()
-	ti := newTestIssuer(t)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeConfig(t, path, up.URL, ti, "")
 	g := startGateway(t, path)
 	tok := ti.token(t, "charts")
 	base := "http://" + g.addrs.Public
